@@ -1,0 +1,21 @@
+//! # kiln-core
+//!
+//! What two or more of Kiln's paper crates share:
+//!
+//! - [`backend`]: turn `--backend` / `$KILN_BACKEND` into a Burn [`Device`](burn::prelude::Device);
+//! - [`data`]: readers for MNIST, Fashion-MNIST (IDX) and CIFAR (binary), in-memory datasets with
+//!   seeded subsets, splits and normalised batches, and the checksummed fetch registry;
+//! - [`train`]: seeding, statistics over seeds, accuracy, progress with ETA, checkpoints;
+//! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction.
+//!
+//! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the
+//! backends compiled in are chosen by this crate's features (`flex`, the default; `wgpu`; `cuda`).
+
+#![recursion_limit = "256"]
+
+pub mod backend;
+pub mod data;
+pub mod report;
+pub mod train;
+
+pub use backend::{Backend, BackendError, select_device};

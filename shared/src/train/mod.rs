@@ -1,0 +1,25 @@
+//! Training utilities shared by every paper: seeding, statistics over seeds, metrics, progress
+//! and checkpoints.
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod progress;
+pub mod rng;
+pub mod stats;
+
+use burn::prelude::Device;
+
+pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWriter};
+pub use metrics::{accuracy, count_correct};
+pub use progress::Progress;
+pub use rng::{SeededRng, derive_seed};
+pub use stats::Summary;
+
+/// Seeds everything random in a run from one number: the device's tensor RNG (weight
+/// initialisation, `Tensor::random`) and the returned host RNG (data order, splits).
+///
+/// Same seed, same backend, same numbers (on flex; GPU kernels may reorder float sums).
+pub fn seed_everything(device: &Device, seed: u64) -> SeededRng {
+    device.seed(derive_seed(seed, "device"));
+    SeededRng::new(derive_seed(seed, "host"))
+}

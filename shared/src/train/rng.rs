@@ -1,0 +1,158 @@
+//! A small seeded random number generator for host-side randomness (shuffles, splits, noise).
+//!
+//! Kiln owns this generator instead of using `rand`'s `StdRng`, whose algorithm may change
+//! between releases: with our own, a seed means the same data order on every machine and every
+//! version. It is xoshiro256** (Blackman and Vigna), seeded through SplitMix64.
+//! Tensor-side randomness (weight initialisation, `Tensor::random`) is seeded separately with
+//! [`crate::train::seed_everything`].
+
+/// xoshiro256** seeded from a `u64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeededRng {
+    state: [u64; 4],
+}
+
+/// One step of SplitMix64, used for seeding and for deriving sub-seeds.
+pub fn splitmix64(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A seed for a named sub-stream of `seed` (e.g. `"data-order"`), so that components seeded from
+/// one base seed do not share random numbers.
+pub fn derive_seed(seed: u64, stream: &str) -> u64 {
+    let mut x = seed;
+    for byte in stream.bytes() {
+        x ^= u64::from(byte);
+        splitmix64(&mut x);
+    }
+    splitmix64(&mut x)
+}
+
+impl SeededRng {
+    /// A generator whose whole output is fixed by `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut x = seed;
+        Self {
+            state: [
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+                splitmix64(&mut x),
+            ],
+        }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.state;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// Uniform in `[0, 1)` with 53 random bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform integer in `0..n` (Lemire's multiply-shift; the bias is below 2^-32 for n < 2^32).
+    ///
+    /// # Panics
+    /// If `n == 0`.
+    pub fn below(&mut self, n: usize) -> usize {
+        assert!(n > 0, "SeededRng::below(0)");
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// A standard normal sample (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64(); // in (0, 1]
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// Shuffles a slice in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+
+    /// `0..n` in a random order.
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        self.shuffle(&mut order);
+        order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_stream_and_different_seeds_differ() {
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = SeededRng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map({
+                let mut r = SeededRng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let mut r = SeededRng::new(8);
+        assert_eq!(a, b);
+        assert_ne!(a[0], r.next_u64());
+        assert_ne!(derive_seed(7, "data"), derive_seed(7, "init"));
+    }
+
+    #[test]
+    fn splitmix_matches_its_reference_output() {
+        // First output of SplitMix64 seeded with 0 (Vigna's reference implementation).
+        let mut x = 0;
+        assert_eq!(splitmix64(&mut x), 0xe220_a839_7b1d_cdaf);
+    }
+
+    #[test]
+    fn uniform_and_normal_moments_are_right() {
+        let mut r = SeededRng::new(1);
+        let n = 200_000;
+        let u: Vec<f64> = (0..n).map(|_| r.next_f64()).collect();
+        let mean = u.iter().sum::<f64>() / n as f64;
+        assert!((mean - 0.5).abs() < 0.005, "{mean}");
+        let z: Vec<f64> = (0..n).map(|_| r.normal()).collect();
+        let zm = z.iter().sum::<f64>() / n as f64;
+        let zv = z.iter().map(|v| (v - zm) * (v - zm)).sum::<f64>() / n as f64;
+        assert!(zm.abs() < 0.01 && (zv - 1.0).abs() < 0.01, "{zm} {zv}");
+        let mut counts = [0usize; 3];
+        for _ in 0..30_000 {
+            counts[r.below(3)] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn permutation_is_a_permutation() {
+        let mut p = SeededRng::new(3).permutation(100);
+        assert_ne!(p, (0..100).collect::<Vec<_>>());
+        p.sort_unstable();
+        assert_eq!(p, (0..100).collect::<Vec<_>>());
+    }
+}

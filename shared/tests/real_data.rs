@@ -1,0 +1,41 @@
+//! Checks the readers against the real datasets' published facts. Needs the data, so ignored by
+//! default: `cargo xtask data fetch mnist && cargo xtask data fetch fashion-mnist`, then
+//! `cargo test -p kiln-core --test real_data -- --ignored`.
+
+use kiln_core::data::{Split, dataset_dir, load_mnist_like};
+
+fn check(name: &str, train_mean: f32, first_labels: &[u16], train_counts: Option<&[usize]>) {
+    let dir = dataset_dir(name).expect("dataset fetched");
+    let train = load_mnist_like(&dir, Split::Train).expect("train split reads");
+    let test = load_mnist_like(&dir, Split::Test).expect("test split reads");
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+    assert_eq!(&train.labels()[..first_labels.len()], first_labels);
+    let mean = train.channel_stats().mean[0];
+    assert!((mean - train_mean).abs() < 5e-5, "{name} mean {mean}");
+    match train_counts {
+        Some(counts) => assert_eq!(train.class_counts(), counts),
+        None => assert!(train.class_counts().iter().all(|&c| c == 6_000)),
+    }
+}
+
+#[test]
+#[ignore = "needs `cargo xtask data fetch mnist`"]
+fn mnist_matches_its_published_facts() {
+    check(
+        "mnist",
+        0.1307,
+        &[5, 0, 4, 1, 9],
+        Some(&[5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]),
+    );
+}
+
+#[test]
+#[ignore = "needs `cargo xtask data fetch fashion-mnist`"]
+fn fashion_mnist_matches_its_published_facts() {
+    check(
+        "fashion-mnist",
+        0.2860,
+        &[9, 0, 0, 3, 0, 2, 7, 2, 5, 5],
+        None,
+    );
+}
