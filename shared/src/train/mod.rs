@@ -2,7 +2,9 @@
 //! and checkpoints.
 
 pub mod checkpoint;
+pub mod memory;
 pub mod metrics;
+pub mod params;
 pub mod progress;
 pub mod rng;
 pub mod stats;
@@ -10,7 +12,9 @@ pub mod stats;
 use burn::prelude::Device;
 
 pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWriter};
+pub use memory::PeakAlloc;
 pub use metrics::{accuracy, count_correct};
+pub use params::trainable_params;
 pub use progress::Progress;
 pub use rng::{SeededRng, derive_seed};
 pub use stats::Summary;

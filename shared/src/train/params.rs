@@ -1,0 +1,51 @@
+//! Counting a model's trainable parameters, as papers count them.
+//!
+//! Burn's `Module::num_params` also counts buffers such as batch-norm running statistics, which
+//! PyTorch and JAX papers leave out. [`trainable_params`] counts only tensors that require
+//! gradients, so it matches the papers' tables. Build the module on an autodiff device
+//! (`device.autodiff()`): on a plain device nothing requires gradients and the count is 0.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+
+/// Number of scalars in parameters that require gradients.
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    struct Count(usize);
+    impl ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            if value.is_require_grad() {
+                self.0 += value.shape().num_elements();
+            }
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+
+    use super::*;
+
+    #[derive(Module, Debug)]
+    struct Net {
+        linear: Linear,
+        norm: BatchNorm,
+    }
+
+    #[test]
+    fn counts_weights_but_not_running_statistics() {
+        let device = Device::default().autodiff();
+        let net = Net {
+            linear: LinearConfig::new(3, 4).init(&device),
+            norm: BatchNormConfig::new(4).init(&device),
+        };
+        // 3·4 + 4 weights and biases, 4 + 4 scale and shift; the 8 running statistics excluded.
+        assert_eq!(trainable_params(&net), 24);
+        assert_eq!(net.num_params(), 32);
+        assert_eq!(trainable_params(&net.no_grad()), 0);
+    }
+}
