@@ -6,10 +6,8 @@
 //! paper states neither.
 
 use burn::module::Param;
-use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use crate::train::OptimizerConfig;
 use crate::{ClassEmbedding, Denoiser, ReadoutHead, cross_entropy};
 
 /// `T` blocks chained end to end, with the same head as NoProp.
@@ -55,33 +53,9 @@ impl<D: Denoiser> ChainedBaseline<D> {
     pub fn predict(&self, x: Tensor<4>) -> Tensor<1, Int> {
         self.forward(x).argmax(1).squeeze_dim(1)
     }
-}
 
-/// One AdamW over every parameter of the baseline.
-pub struct BaselineTrainer {
-    optim: ModuleOptimizer,
-    lr: f64,
-}
-
-impl BaselineTrainer {
-    /// A fresh optimizer.
-    pub fn new(config: &OptimizerConfig) -> Self {
-        Self {
-            optim: config.adamw(),
-            lr: config.lr,
-        }
-    }
-
-    /// One end-to-end step; returns the updated model and the loss before the step.
-    pub fn step<D: Denoiser>(
-        &mut self,
-        model: ChainedBaseline<D>,
-        x: Tensor<4>,
-        labels: Tensor<1, Int>,
-    ) -> (ChainedBaseline<D>, f64) {
-        let loss = cross_entropy(model.forward(x), labels);
-        let value = loss.clone().into_scalar::<f64>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (self.optim.step(self.lr, model, grads), value)
+    /// The end-to-end loss: cross-entropy of the read-out after the last block.
+    pub fn loss(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
+        cross_entropy(self.forward(x), labels)
     }
 }

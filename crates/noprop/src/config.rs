@@ -126,6 +126,39 @@ impl NoPropConfig {
     }
 }
 
+/// Every Table 4 preset, named `<variant>-<dataset>-<embedding>` (e.g. `dt-mnist-onehot`):
+/// DT, CT and FM on MNIST, CIFAR-10 and CIFAR-100 with one-hot, 20-dimensional learned and
+/// prototype embeddings.
+pub fn table4_presets() -> Vec<(String, NoPropConfig)> {
+    let mut presets = Vec::new();
+    for variant in [Variant::Dt, Variant::Ct, Variant::Fm] {
+        for dataset in [
+            PaperDataset::Mnist,
+            PaperDataset::Cifar10,
+            PaperDataset::Cifar100,
+        ] {
+            for (embedding, name) in [
+                (EmbeddingKind::OneHot, "onehot"),
+                (EmbeddingKind::Learned { dim: 20 }, "dim20"),
+                (EmbeddingKind::Prototype, "prototype"),
+            ] {
+                let key = format!("{variant:?}-{dataset:?}-{name}").to_ascii_lowercase();
+                presets.push((key, NoPropConfig::table4(variant, dataset, embedding)));
+            }
+        }
+    }
+    presets
+}
+
+/// A preset as the RON text stored under `configs/noprop/presets/`.
+pub fn preset_text(config: &NoPropConfig) -> Result<String, ron::Error> {
+    let pretty = ron::ser::PrettyConfig::default();
+    Ok(format!(
+        "// Generated from NoPropConfig::table4 by `cargo run -p kiln-noprop --example write_presets`.\n{}\n",
+        ron::ser::to_string_pretty(config, pretty)?
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,14 +16,11 @@
 //! "simulate the diffusion process").
 
 use burn::module::Param;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{sigmoid, softplus};
 
 use crate::schedule::{DiscreteSchedule, ScheduleConfig};
-use crate::train::OptimizerConfig;
 use crate::{ClassEmbedding, Denoiser, ReadoutHead, cross_entropy};
 
 /// The learned schedule `γ(t)` of Appendix B.
@@ -237,38 +234,6 @@ impl<D: Denoiser> NoPropCt<D> {
             z = next;
         }
         self.head.logits(z).argmax(1).squeeze_dim(1)
-    }
-}
-
-/// Adam with (coupled) weight decay over the whole model, as Table 4 lists for CT.
-pub struct CtTrainer {
-    optim: ModuleOptimizer,
-    lr: f64,
-}
-
-impl CtTrainer {
-    /// A fresh optimizer.
-    pub fn new(config: &OptimizerConfig) -> Self {
-        Self {
-            optim: AdamConfig::new()
-                .with_epsilon(1e-8)
-                .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-                .init(),
-            lr: config.lr,
-        }
-    }
-
-    /// One step; returns the updated model and the loss before the step.
-    pub fn step<D: Denoiser>(
-        &mut self,
-        model: NoPropCt<D>,
-        x: Tensor<4>,
-        labels: Tensor<1, Int>,
-    ) -> (NoPropCt<D>, f64) {
-        let loss = model.loss(x, labels);
-        let value = loss.clone().into_scalar::<f64>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (self.optim.step(self.lr, model, grads), value)
     }
 }
 

@@ -6,11 +6,9 @@
 //! integrates `dz/dt = v` from 0 to 1 with Euler steps and predicts the class whose embedding is
 //! nearest to `z_1`.
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::train::OptimizerConfig;
 use crate::{ClassEmbedding, Denoiser, ReadoutHead, cross_entropy};
 
 /// The flow-matching model: one time-conditioned network and the head.
@@ -77,34 +75,5 @@ impl<D: Denoiser> NoPropFm<D> {
     /// The class whose embedding is nearest to the integrated `z_1`.
     pub fn predict(&self, x: Tensor<4>, steps: usize) -> Tensor<1, Int> {
         self.head.embedding.nearest(self.integrate(x, steps))
-    }
-}
-
-/// One Adam(W) over the network and head.
-pub struct FmTrainer {
-    optim: ModuleOptimizer,
-    lr: f64,
-}
-
-impl FmTrainer {
-    /// A fresh optimizer.
-    pub fn new(config: &OptimizerConfig) -> Self {
-        Self {
-            optim: config.adamw(),
-            lr: config.lr,
-        }
-    }
-
-    /// One step; returns the updated model and the loss before the step.
-    pub fn step<D: Denoiser>(
-        &mut self,
-        model: NoPropFm<D>,
-        x: Tensor<4>,
-        labels: Tensor<1, Int>,
-    ) -> (NoPropFm<D>, f64) {
-        let loss = model.loss(x, labels);
-        let value = loss.clone().into_scalar::<f64>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (self.optim.step(self.lr, model, grads), value)
     }
 }

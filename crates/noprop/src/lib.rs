@@ -15,14 +15,20 @@
 //! 3. the local loss of block `t` (Eq. 8, Algorithm 1);
 //! 4. inference by iterating the denoising step (Eq. 3).
 //!
-//! The rest of the crate: [`schedule`] (ᾱ_t, SNR, step coefficients), [`embedding`] (one-hot,
-//! learned, prototype), [`block`] (the Fig. 5 block and the [`Denoiser`] trait), [`train`]
-//! (one optimizer per block, Algorithm 1's loop), [`ct`] (NoProp-CT with the learned schedule of
-//! Appendix B), [`backprop`] (the end-to-end baseline built
-//! from the same blocks), [`fm`] (NoProp-FM), [`config`] (RON configs, Table 4 presets) and
-//! [`experiment`] (`cargo xtask reproduce noprop`).
+//! The rest of the crate:
+//! - [`schedule`]: `ᾱ_t`, SNR and the step coefficients `a_t`, `b_t`, `c_t`;
+//! - [`embedding`]: one-hot, learned and prototype class embeddings;
+//! - [`block`]: the Fig. 5 block and the [`Denoiser`] trait for bringing your own;
+//! - [`train`]: one optimizer per block (Algorithm 1), and the whole-model trainer;
+//! - [`ct`]: NoProp-CT with the learned schedule of Appendix B;
+//! - [`fm`]: NoProp-FM (flow matching);
+//! - [`backprop`]: the end-to-end baseline built from the same blocks;
+//! - [`config`]: RON configs and the Table 4 presets;
+//! - [`experiment`]: the reproduction behind `cargo xtask reproduce noprop`.
 //!
-//! ```no_run
+//! Training three blocks of a small MLP denoiser for one step each, then predicting:
+//!
+//! ```
 //! use burn::prelude::*;
 //! use kiln_noprop::{NoPropDt, block::MlpBlock, schedule::{DiscreteSchedule, ScheduleConfig}};
 //! use kiln_noprop::embedding::ClassEmbedding;
@@ -113,7 +119,7 @@ pub struct NoPropDt<D> {
     pub eta: f64,
 }
 
-/// The three terms of Eq. 8 for one block and batch, and their weighted sum.
+/// The terms of Eq. 8 for one block and batch, and their weighted sum.
 #[derive(Debug, Clone)]
 pub struct DtLoss {
     /// `CE + KL + w_t · denoise`, what is back-propagated (inside the block only).

@@ -5,13 +5,15 @@
 //! head only, and updates exactly those — the other blocks are not touched, and could not be:
 //! their parameters are not in `L_t`'s graph.
 
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{Denoiser, NoPropDt};
 
-/// AdamW settings (Table 4: learning rate 1e-3, weight decay 1e-3 for DT and backprop).
+/// Optimizer settings (Table 4: learning rate 1e-3, weight decay 1e-3 for every method).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
@@ -31,12 +33,43 @@ impl Default for OptimizerConfig {
 }
 
 impl OptimizerConfig {
-    /// A fresh AdamW (β = 0.9/0.999 and ε = 1e-8, PyTorch's defaults, which the paper used).
+    /// A fresh AdamW, Table 4's optimizer for NoProp-DT and the backprop baseline
+    /// (β = 0.9/0.999 and ε = 1e-8, PyTorch's defaults).
     pub fn adamw(&self) -> ModuleOptimizer {
         AdamWConfig::new()
             .with_weight_decay(self.weight_decay as f32)
             .with_epsilon(1e-8)
             .init()
+    }
+
+    /// A fresh Adam with (L2, coupled) weight decay, Table 4's optimizer for NoProp-CT and -FM.
+    pub fn adam(&self) -> ModuleOptimizer {
+        AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(Some(WeightDecayConfig::new(self.weight_decay as f32)))
+            .init()
+    }
+}
+
+/// One optimizer over every parameter of a model trained on one loss: the backprop baseline,
+/// NoProp-CT and NoProp-FM.
+pub struct WholeModelTrainer {
+    optim: ModuleOptimizer,
+    lr: f64,
+}
+
+impl WholeModelTrainer {
+    /// Steps `optim` with learning rate `lr`.
+    pub fn new(optim: ModuleOptimizer, lr: f64) -> Self {
+        Self { optim, lr }
+    }
+
+    /// One step on `loss(&model)`; returns the updated model and the loss before the step.
+    pub fn step<M: Module>(&mut self, model: M, loss: impl FnOnce(&M) -> Tensor<1>) -> (M, f64) {
+        let loss = loss(&model);
+        let value = loss.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (self.optim.step(self.lr, model, grads), value)
     }
 }
 

@@ -12,11 +12,11 @@ use burn::prelude::*;
 use kiln_core::train::SeededRng;
 use kiln_noprop::NoPropDt;
 use kiln_noprop::block::{Denoiser, MlpBlock};
-use kiln_noprop::ct::{CtTrainer, NoPropCt};
+use kiln_noprop::ct::NoPropCt;
 use kiln_noprop::embedding::ClassEmbedding;
-use kiln_noprop::fm::{FmTrainer, NoPropFm};
+use kiln_noprop::fm::NoPropFm;
 use kiln_noprop::schedule::{DiscreteSchedule, ScheduleConfig};
-use kiln_noprop::train::{DtTrainer, OptimizerConfig};
+use kiln_noprop::train::{DtTrainer, OptimizerConfig, WholeModelTrainer};
 
 const CLASSES: usize = 4;
 
@@ -145,12 +145,13 @@ fn noprop_fm_learns_blobs() {
     let test = blobs(1024, 6);
     let net = MlpBlock::new(FEATURES, CLASSES, 64, CLASSES, true, &device);
     let mut model = NoPropFm::new(net, ClassEmbedding::one_hot(CLASSES, &device), &device);
-    let mut trainer = FmTrainer::new(&OptimizerConfig::default());
+    let config = OptimizerConfig::default();
+    let mut trainer = WholeModelTrainer::new(config.adam(), config.lr);
     let mut rng = SeededRng::new(5);
     for _ in 0..600 {
         let batch: Vec<usize> = (0..64).map(|_| rng.below(2048)).collect();
         let (x, y) = train.batch(&batch, &device);
-        model = trainer.step(model, x, y).0;
+        model = trainer.step(model, |m| m.loss(x, y)).0;
     }
     let (x, y) = test.all(&Device::default());
     let acc = accuracy(model.valid().predict(x, 20), y);
@@ -173,12 +174,13 @@ fn noprop_ct_learns_blobs_with_its_learned_schedule() {
         1.0,
         &device,
     );
-    let mut trainer = CtTrainer::new(&OptimizerConfig::default());
+    let config = OptimizerConfig::default();
+    let mut trainer = WholeModelTrainer::new(config.adam(), config.lr);
     let mut rng = SeededRng::new(8);
     for _ in 0..600 {
         let batch: Vec<usize> = (0..128).map(|_| rng.below(2048)).collect();
         let (x, y) = train.batch(&batch, &device);
-        model = trainer.step(model, x, y).0;
+        model = trainer.step(model, |m| m.loss(x, y)).0;
     }
     let (x, y) = test.all(&Device::default());
     let acc = accuracy(model.valid().predict(x, 50, true).unwrap(), y);

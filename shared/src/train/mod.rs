@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod memory;
 pub mod metrics;
 pub mod params;
+pub mod phases;
 pub mod progress;
 pub mod rng;
 pub mod stats;
@@ -15,6 +16,7 @@ pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWrite
 pub use memory::PeakAlloc;
 pub use metrics::{accuracy, count_correct};
 pub use params::trainable_params;
+pub use phases::{PhaseError, PhaseStore};
 pub use progress::Progress;
 pub use rng::{SeededRng, derive_seed};
 pub use stats::Summary;

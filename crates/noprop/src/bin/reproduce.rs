@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use kiln_core::report::{RunInfo, utc_now};
-use kiln_core::train::PeakAlloc;
+use kiln_core::train::{PeakAlloc, PhaseStore};
 use kiln_noprop::experiment::{self, ExperimentConfig, PreparedData};
 
 #[global_allocator]
@@ -27,6 +27,9 @@ struct Args {
     /// Output folder for report.md, metrics.json and plots.
     #[arg(long, default_value = "results/noprop")]
     out: PathBuf,
+    /// Ignore phases finished by an earlier, interrupted run and start over.
+    #[arg(long)]
+    fresh: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,10 +61,32 @@ fn main() -> anyhow::Result<()> {
         finished_utc: String::new(),
         wall_seconds: 0.0,
     };
-    let mut report = experiment::run(&config, &datasets, &device, args.seed, &ALLOC, run_info)?;
+    // Finished phases are saved in the output folder; a rerun with the same config resumes.
+    let config_text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
+    let phases_path = args.out.join("phases.json");
+    if args.fresh && phases_path.exists() {
+        std::fs::remove_file(&phases_path)
+            .with_context(|| format!("removing {}", phases_path.display()))?;
+    }
+    let fingerprint = format!("{config_text}\nseed {}\nbackend {backend}", args.seed);
+    let (mut phases, resumed) = PhaseStore::open(phases_path.clone(), fingerprint)?;
+    if resumed > 0 {
+        eprintln!(
+            "noprop: resuming: {resumed} finished phase(s) in {} are reused (pass --fresh to start over)",
+            phases_path.display()
+        );
+    }
+    let mut report = experiment::run(
+        &config,
+        &datasets,
+        &device,
+        args.seed,
+        &ALLOC,
+        &mut phases,
+        run_info,
+    )?;
     report.run.finished_utc = utc_now();
     report.write(&args.out)?;
-    let config_text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())?;
     std::fs::write(args.out.join("config.ron"), config_text)
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!("{}", report.to_markdown());
