@@ -5,7 +5,8 @@
 //! - [`backend`]: turn `--backend` / `$KILN_BACKEND` into a Burn [`Device`](burn::prelude::Device);
 //! - [`data`]: readers for MNIST, Fashion-MNIST (IDX) and CIFAR (binary), in-memory datasets with
 //!   seeded subsets, splits and normalised batches, and the checksummed fetch registry;
-//! - [`train`]: seeding, statistics over seeds, accuracy, progress with ETA, checkpoints;
+//! - [`train`]: seeding, statistics over seeds, accuracy, trainable-parameter counts, progress
+//!   with ETA, checkpoints, resumable phases and peak-memory measurement;
 //! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction.
 //!
 //! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the

@@ -379,7 +379,7 @@ fn train_dt(
         format!("NoProp-DT {} (η = {eta}) seed {seed}", data.name),
         (epochs * config.t_blocks * steps_per_pass) as u64,
     );
-    for _ in 0..epochs {
+    for epoch in 0..epochs {
         // Algorithm 1: each block in turn, one pass over the data each.
         for t in 1..=config.t_blocks {
             for batch in epoch_batches(data.train.len(), config.batch_size, &mut rng) {
@@ -391,6 +391,9 @@ fn train_dt(
             }
         }
         on_epoch(&model);
+        // Evaluation draws inference noise from the device's generator; reseeding keeps the
+        // training that follows independent of how (or whether) the model was evaluated.
+        ad.seed(derive_seed(seed, &format!("epoch-{epoch}")));
     }
     progress.finish();
     model
@@ -509,6 +512,7 @@ struct EpochLoop<'a> {
     batch_size: usize,
     device: Device,
     rng: SeededRng,
+    seed: u64,
 }
 
 impl<'a> EpochLoop<'a> {
@@ -521,6 +525,7 @@ impl<'a> EpochLoop<'a> {
             batch_size,
             device,
             rng,
+            seed,
         }
     }
 
@@ -537,7 +542,7 @@ impl<'a> EpochLoop<'a> {
     ) -> M {
         let steps = self.data.train.len().div_ceil(self.batch_size);
         let mut progress = Progress::new(label, (epochs * steps) as u64);
-        for _ in 0..epochs {
+        for epoch in 0..epochs {
             for batch in epoch_batches(self.data.train.len(), self.batch_size, &mut self.rng) {
                 let (x, y) = self.data.train.batch(&batch, &self.data.norm, &self.device);
                 let (next, value) = trainer.step(model, |m| loss(m, x, y));
@@ -546,6 +551,9 @@ impl<'a> EpochLoop<'a> {
                 progress.set_message(format!("loss {value:.3}"));
             }
             after_epoch(&model);
+            // As in `train_dt`: evaluation must not shift the training's random draws.
+            self.device
+                .seed(derive_seed(self.seed, &format!("epoch-{epoch}")));
         }
         progress.finish();
         model
@@ -825,8 +833,8 @@ fn build_report(
             paper,
             Summary::of(&[r.test]),
             Check::NotComparable(format!(
-                "paper: 100 epochs, 1000 steps; ours: {} epochs, {} steps",
-                r.epochs, r.steps
+                "paper: 100 epochs, 1000 steps; ours: {} epochs, {} steps, {} test images",
+                r.epochs, r.steps, r.test_images
             )),
         ));
     }
@@ -987,4 +995,71 @@ fn settings_text(config: &ExperimentConfig) -> String {
 fn slug(name: &str) -> String {
     name.to_ascii_lowercase()
         .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_core::data::ImageShape;
+
+    use super::*;
+
+    fn config_and_data() -> (ExperimentConfig, PreparedData) {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../configs/noprop/smoke.ron"
+        ))
+        .unwrap();
+        let mut config: ExperimentConfig = ron::from_str(&text).unwrap();
+        config.train_size = None;
+        config.test_size = None;
+        config.noprop.t_blocks = 2;
+        config.noprop.batch_size = 16;
+        config.noprop.epochs = 2;
+        let mut rng = SeededRng::new(4);
+        let images = |n: usize, rng: &mut SeededRng| {
+            let pixels = (0..n * 196)
+                .map(|_| (rng.next_f64() * 255.0) as u8)
+                .collect();
+            let labels = (0..n).map(|i| (i % 10) as u16).collect();
+            ImageDataset::new(
+                pixels,
+                labels,
+                ImageShape {
+                    channels: 1,
+                    height: 14,
+                    width: 14,
+                },
+                10,
+            )
+            .unwrap()
+        };
+        let (train, test) = (images(32, &mut rng), images(20, &mut rng));
+        let data = PreparedData::new("generated", train, test, &config).unwrap();
+        (config, data)
+    }
+
+    fn readout_weights(model: &NoPropDt<PaperBlock>) -> Vec<f32> {
+        model
+            .head
+            .readout
+            .weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn evaluating_between_epochs_does_not_change_training() {
+        let (config, data) = config_and_data();
+        let device = Device::default();
+        let c = &config.noprop;
+        let quiet = train_dt(c, &data, &device, 7, c.eta, c.epochs, |_| {});
+        let evaluated = train_dt(c, &data, &device, 7, c.eta, c.epochs, |m| {
+            let valid = m.valid();
+            accuracy_of(&data.test, &data.norm, &device, |x| valid.predict(x, true));
+        });
+        assert_eq!(readout_weights(&quiet), readout_weights(&evaluated));
+    }
 }

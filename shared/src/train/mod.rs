@@ -1,5 +1,5 @@
-//! Training utilities shared by every paper: seeding, statistics over seeds, metrics, progress
-//! and checkpoints.
+//! Training utilities shared by every paper: seeding, statistics over seeds, metrics, parameter
+//! counts, progress, checkpoints, resumable phases and peak memory.
 
 pub mod checkpoint;
 pub mod memory;
