@@ -171,23 +171,33 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Prints to stdout, treating a closed pipe (`cargo xtask list | head`) as the reader being done.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 fn list_papers(root: &Path) {
-    println!("{:<20} {:<16} reproduces", "paper", "status");
+    let mut out = format!("{:<20} {:<16} reproduces\n", "paper", "status");
     for paper in papers::PAPERS {
         let status = if paper.is_implemented(root) {
             "implemented"
         } else {
             "not yet"
         };
-        println!("{:<20} {:<16} {}", paper.name, status, paper.reproduces);
-        println!("{:<20} {:<16} ({})", "", "", paper.title);
+        out.push_str(&format!(
+            "{:<20} {:<16} {}\n",
+            paper.name, status, paper.reproduces
+        ));
+        out.push_str(&format!("{:<20} {:<16} ({})\n", "", "", paper.title));
     }
-    println!("\nRun one with: cargo xtask reproduce <paper> [--scale smoke|cpu|full]");
+    out.push_str("\nRun one with: cargo xtask reproduce <paper> [--scale smoke|cpu|full]\n");
+    print_out(&out);
 }
 
 fn list_data(registry: &Registry, data_dir: &Path) -> anyhow::Result<()> {
-    println!("data directory: {}", data_dir.display());
-    println!("{:<16} {:<24} summary", "dataset", "status");
+    let mut out = format!("data directory: {}\n", data_dir.display());
+    out.push_str(&format!("{:<16} {:<24} summary\n", "dataset", "status"));
     for dataset in &registry.datasets {
         let files = kiln_fetch::status(data_dir, dataset)?;
         let verified = files.iter().filter(|(_, s)| s.is_verified()).count();
@@ -201,8 +211,12 @@ fn list_data(registry: &Registry, data_dir: &Path) -> anyhow::Result<()> {
         } else {
             format!("{verified}/{} files ok", files.len())
         };
-        println!("{:<16} {:<24} {}", dataset.name, status, dataset.summary);
+        out.push_str(&format!(
+            "{:<16} {:<24} {}\n",
+            dataset.name, status, dataset.summary
+        ));
     }
+    print_out(&out);
     Ok(())
 }
 

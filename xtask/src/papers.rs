@@ -19,7 +19,7 @@ pub const PAPERS: &[Paper] = &[
     Paper {
         name: "noprop",
         title: "NoProp: Training Neural Networks without Back-propagation or Forward-propagation",
-        reproduces: "NoProp-DT vs backprop accuracy (Table 1), eta = 0 ablation, memory per step",
+        reproduces: "NoProp-DT vs backprop (Table 1), eta = 0 ablation, memory per step, CT, FM",
         datasets: &["mnist", "fashion-mnist"],
     },
     Paper {

@@ -377,6 +377,7 @@ mod tests {
     /// Table 5 of the paper, per block (spec §4): exact parameter counts.
     #[test]
     fn paper_blocks_have_the_table5_parameter_counts() {
+        let _rng = kiln_core::train::device_rng_lock();
         // Counted as the paper counts: trainable parameters, not batch-norm running statistics.
         let device = Device::default().autodiff();
         let p = BlockConfig::paper();
@@ -416,6 +417,7 @@ mod tests {
 
     #[test]
     fn blocks_produce_logits_of_the_right_shape() {
+        let _rng = kiln_core::train::device_rng_lock();
         let device = Device::default();
         let x = Tensor::<4>::zeros([3, 1, 28, 28], &device);
         let t = Some(Tensor::<1>::from_floats([0.1, 0.5, 0.9], &device));
@@ -435,6 +437,7 @@ mod tests {
 
     #[test]
     fn sinusoids_at_zero_are_zero_and_one() {
+        let _rng = kiln_core::train::device_rng_lock();
         let device = Device::default();
         let e = sinusoidal_embedding(Tensor::<1>::from_floats([0.0], &device), 8);
         let v = e

@@ -243,6 +243,7 @@ mod tests {
 
     #[test]
     fn snr_slope_matches_finite_differences_and_schedule_is_monotone() {
+        let _rng = kiln_core::train::device_rng_lock();
         let device = Device::default();
         device.seed(3);
         let schedule = LearnedSchedule::new(32, &device);

@@ -1052,6 +1052,7 @@ mod tests {
 
     #[test]
     fn evaluating_between_epochs_does_not_change_training() {
+        let _rng = kiln_core::train::device_rng_lock();
         let (config, data) = config_and_data();
         let device = Device::default();
         let c = &config.noprop;

@@ -61,6 +61,8 @@ fn images(n: usize, seed: u64) -> ImageDataset {
 
 #[test]
 fn the_pipeline_trains_every_method_and_writes_a_report() {
+    // Holds the device RNG: this test compares runs, and its siblings draw random numbers too.
+    let _rng = kiln_core::train::device_rng_lock();
     let mut config = ExperimentConfig::load(&config_path("smoke")).unwrap();
     config.second_dataset = None;
     config.train_size = None;
@@ -156,6 +158,7 @@ fn the_pipeline_trains_every_method_and_writes_a_report() {
 
 #[test]
 fn cifar_files_a_user_supplies_load_and_train_a_paper_block() {
+    let _rng = kiln_core::train::device_rng_lock();
     use kiln_noprop::block::{BlockConfig, BlockShape, PaperBlock};
     use kiln_noprop::experiment::DatasetChoice;
 
@@ -225,6 +228,7 @@ fn cifar_files_a_user_supplies_load_and_train_a_paper_block() {
 
 #[test]
 fn learned_and_prototype_embeddings_receive_gradients() {
+    let _rng = kiln_core::train::device_rng_lock();
     use burn::optim::GradientsParams;
     use kiln_noprop::block::{BlockConfig, BlockShape, PaperBlock};
     use kiln_noprop::embedding::prototype_rows;

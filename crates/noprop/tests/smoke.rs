@@ -19,17 +19,13 @@ use kiln_noprop::schedule::{DiscreteSchedule, ScheduleConfig};
 use kiln_noprop::train::{DtTrainer, OptimizerConfig, WholeModelTrainer};
 
 const CLASSES: usize = 4;
-
-/// Burn's flex backend has one global random generator: tests that train from a seed take this
-/// lock so that parallel tests cannot interleave their draws and each result is reproducible.
-static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG_LOCK
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 const FEATURES: usize = 16;
+
+/// Tests that train from a seed hold the process-wide device RNG lock, so that parallel tests
+/// cannot interleave their draws and every result is reproducible.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    kiln_core::train::device_rng_lock()
+}
 
 /// Four Gaussian blobs in 16-D: class means at distance ~4σ, as `[n, 1, 1, 16]` "images".
 struct Blobs {

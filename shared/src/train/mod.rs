@@ -21,6 +21,15 @@ pub use progress::Progress;
 pub use rng::{SeededRng, derive_seed};
 pub use stats::Summary;
 
+/// Burn's CPU backend keeps one random generator per process. Code that needs reproducible
+/// draws while other threads may draw too (parallel tests, above all) holds this lock around
+/// seeding and the work that follows; a poisoned lock is taken over, not propagated.
+pub fn device_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Seeds everything random in a run from one number: the device's tensor RNG (weight
 /// initialisation, `Tensor::random`) and the returned host RNG (data order, splits).
 ///

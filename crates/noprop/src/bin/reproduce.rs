@@ -32,8 +32,17 @@ struct Args {
     fresh: bool,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let config = ExperimentConfig::load(&args.config)?;
     let (backend, device) = kiln_core::select_device(args.backend.as_deref())?;
     let mut datasets = Vec::new();
