@@ -7,6 +7,8 @@
 //!   seeded subsets, splits and normalised batches, and the checksummed fetch registry;
 //! - [`train`]: seeding, statistics over seeds, accuracy, trainable-parameter counts, progress
 //!   with ETA, checkpoints, resumable phases and peak-memory measurement;
+//! - [`nn`]: the decoder language model of the language papers (RMSNorm, RoPE, attention with
+//!   maps, grouped-query heads, document masks and a KV cache, SwiGLU, sampling);
 //! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction.
 //!
 //! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the
@@ -16,6 +18,7 @@
 
 pub mod backend;
 pub mod data;
+pub mod nn;
 pub mod report;
 pub mod train;
 
