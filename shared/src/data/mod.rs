@@ -7,6 +7,7 @@
 mod error;
 pub mod idx;
 pub mod images;
+pub mod text;
 
 use std::path::PathBuf;
 

@@ -12,6 +12,10 @@ use burn::tensor::activation::softmax;
 
 use super::rope::Rope;
 
+/// Segment id of a position every query may attend to, whatever its document: a ⟨bos⟩ pinned at
+/// the start of a packed window.
+pub const SHARED_SEGMENT: usize = usize::MAX;
+
 /// Which keys each query may attend to.
 #[derive(Debug, Clone)]
 pub struct AttentionMask {
@@ -27,7 +31,7 @@ impl AttentionMask {
 
     /// Causal and inside documents: `segments[b][p]` is the document id of position `p` of row
     /// `b`, for every key position `0..offset + T`; a query sees only earlier keys of its own
-    /// document (intra-document masking of packed windows).
+    /// document (intra-document masking of packed windows), plus keys in [`SHARED_SEGMENT`].
     ///
     /// # Panics
     /// If a row of `segments` is shorter than `offset + t`.
@@ -45,7 +49,7 @@ impl AttentionMask {
             );
         }
         Self::build(segments.len(), t, offset, device, |b, q, k| {
-            segments[b][q] == segments[b][k]
+            segments[b][q] == segments[b][k] || segments[b][k] == SHARED_SEGMENT
         })
     }
 
@@ -123,8 +127,14 @@ impl CausalSelfAttention {
     /// # Panics
     /// If `n_kv_heads` does not divide `n_heads` or `n_heads` does not divide `d_model`.
     pub fn new(d_model: usize, n_heads: usize, n_kv_heads: usize, device: &Device) -> Self {
-        assert!(n_heads.is_multiple_of(n_kv_heads), "n_kv_heads must divide n_heads");
-        assert!(d_model.is_multiple_of(n_heads), "n_heads must divide d_model");
+        assert!(
+            n_heads.is_multiple_of(n_kv_heads),
+            "n_kv_heads must divide n_heads"
+        );
+        assert!(
+            d_model.is_multiple_of(n_heads),
+            "n_heads must divide d_model"
+        );
         let head_dim = d_model / n_heads;
         let linear = |i, o| LinearConfig::new(i, o).with_bias(false).init(device);
         Self {

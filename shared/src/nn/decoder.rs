@@ -4,7 +4,7 @@
 //! `logits = RMSNorm(h) W_outᵀ` (with `W_out = E` when embeddings are tied). This is the Llama
 //! architecture, so the same module runs a model trained here or a pretrained one (SmolLM2).
 
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +54,14 @@ impl DecoderConfig {
             })
             .collect();
         Decoder {
-            embedding: EmbeddingConfig::new(self.vocab_size, self.d_model).init(device),
+            // N(0, 0.02²) as in GPT-2 and Llama; Burn's default N(0, 1) makes tied output
+            // logits huge at initialisation (a loss near 30 instead of ln V).
+            embedding: EmbeddingConfig::new(self.vocab_size, self.d_model)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.02,
+                })
+                .init(device),
             blocks,
             norm: RmsNorm::new(self.d_model, self.norm_eps, device),
             lm_head: (!self.tied_embeddings).then(|| {

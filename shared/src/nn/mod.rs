@@ -8,7 +8,7 @@ pub mod mlp;
 pub mod norm;
 pub mod rope;
 
-pub use attention::{AttentionMask, CausalSelfAttention, KvCache};
+pub use attention::{AttentionMask, CausalSelfAttention, KvCache, SHARED_SEGMENT};
 pub use decoder::{Decoder, DecoderBlock, DecoderCache, DecoderConfig, DecoderOutput, Sampling};
 pub use mlp::SwiGlu;
 pub use norm::RmsNorm;

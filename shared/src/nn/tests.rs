@@ -238,3 +238,30 @@ fn decoder_returns_one_map_and_hidden_state_per_layer() {
     assert_eq!(out.attention[0].dims(), [2, 4, 3, 3]);
     assert_eq!(out.hidden.len(), 2);
 }
+
+#[test]
+fn a_shared_bos_is_visible_to_every_document() {
+    let _rng = device_rng_lock();
+    let device = Device::default();
+    device.seed(8);
+    let attn = CausalSelfAttention::new(8, 2, 2, &device);
+    let rope = Rope::new(4, 8, 10_000.0, RopeLayout::Halves);
+    // Position 0 is a pinned ⟨bos⟩; documents 0 and 1 follow.
+    let segments = vec![vec![SHARED_SEGMENT, 0, 0, 1, 1]];
+    let mask = AttentionMask::within_documents(&segments, 5, 0, &device);
+    let x = Tensor::<3>::from_data(TensorData::new(random(5 * 8, 9), [1, 5, 8]), &device);
+    let maps = values(attn.forward(x, &rope, &mask, None, true).1.expect("maps"));
+    let p = |head: usize, q: usize, k: usize| maps[(head * 5 + q) * 5 + k];
+    for head in 0..2 {
+        assert!(
+            p(head, 3, 0) > 0.0 && p(head, 4, 0) > 0.0,
+            "document 1 sees ⟨bos⟩"
+        );
+        assert_eq!(
+            (p(head, 3, 1), p(head, 3, 2), p(head, 4, 2)),
+            (0.0, 0.0, 0.0),
+            "but not document 0"
+        );
+        assert!(p(head, 2, 1) > 0.0, "document 0 sees itself");
+    }
+}

@@ -2,6 +2,7 @@
 //! counts, progress, checkpoints, resumable phases and peak memory.
 
 pub mod checkpoint;
+pub mod lm;
 pub mod memory;
 pub mod metrics;
 pub mod params;
@@ -13,6 +14,7 @@ pub mod stats;
 use burn::prelude::Device;
 
 pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWriter};
+pub use lm::{LmBatch, LmTrainer, WarmupCosine, masked_cross_entropy};
 pub use memory::PeakAlloc;
 pub use metrics::{accuracy, count_correct};
 pub use params::trainable_params;
