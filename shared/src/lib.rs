@@ -23,3 +23,16 @@ pub mod report;
 pub mod train;
 
 pub use backend::{Backend, BackendError, select_device};
+
+use burn::prelude::Tensor;
+
+/// A tensor's values on the host as `f32`, row-major (any element type is converted).
+///
+/// Empty if the backend cannot hand the data back, which does not happen on the CPU backend.
+pub fn host_values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}

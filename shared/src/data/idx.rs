@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::DataError;
+use super::{DataError, read_data_file};
 
 /// The one element type the readers accept: unsigned byte.
 const UNSIGNED_BYTE: u8 = 0x08;
@@ -25,19 +25,10 @@ pub struct IdxArray {
 
 /// Reads an IDX file, inflating it first if it is gzip-compressed.
 pub fn read_idx(path: &Path) -> Result<IdxArray, DataError> {
-    let raw = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            DataError::Missing {
-                path: path.to_path_buf(),
-                hint: "fetch it with `cargo xtask data fetch mnist` (or `fashion-mnist`)".into(),
-            }
-        } else {
-            DataError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    })?;
+    let raw = read_data_file(
+        path,
+        "fetch it with `cargo xtask data fetch mnist` (or `fashion-mnist`)",
+    )?;
     let bytes = if raw.starts_with(&GZIP_MAGIC) {
         let mut inflated = Vec::new();
         flate2::read::GzDecoder::new(raw.as_slice())

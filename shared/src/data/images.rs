@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use super::DataError;
 use super::idx::read_idx;
+use super::{DataError, read_data_file};
 use crate::train::SeededRng;
 
 /// Which half of a dataset.
@@ -414,23 +414,12 @@ pub fn load_cifar(dir: &Path, kind: CifarKind, split: Split) -> Result<ImageData
     let mut labels = Vec::new();
     for name in kind.files(split) {
         let path = dir.join(&name);
-        let bytes = std::fs::read(&path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                DataError::Missing {
-                    path: path.clone(),
-                    hint: format!(
-                        "CIFAR cannot be fetched offline; download the binary version and put {} in {}",
-                        kind.files(split).join(", "),
-                        dir.display()
-                    ),
-                }
-            } else {
-                DataError::Io {
-                    path: path.clone(),
-                    source,
-                }
-            }
-        })?;
+        let hint = format!(
+            "CIFAR cannot be fetched offline; download the binary version and put {} in {}",
+            kind.files(split).join(", "),
+            dir.display()
+        );
+        let bytes = read_data_file(&path, &hint)?;
         let (i, l) = parse_cifar(&bytes, kind).map_err(|problem| DataError::Malformed {
             path: path.clone(),
             problem,

@@ -4,6 +4,7 @@
 //! registry dataset, filled by `cargo xtask data fetch <name>`. Readers reject malformed files
 //! with a [`DataError`] that names the file and the problem.
 
+pub mod corpus;
 mod error;
 pub mod idx;
 pub mod images;
@@ -11,7 +12,7 @@ pub mod text;
 
 use std::path::PathBuf;
 
-pub use error::DataError;
+pub use error::{DataError, read_data_file};
 pub use images::{
     CifarKind, ImageDataset, ImageShape, Normalization, Split, load_cifar, load_mnist_like,
 };

@@ -254,13 +254,7 @@ impl Decoder {
                 self.forward(to_tensor(&tokens), None, None, false).logits
             };
             let [_, t, v] = logits.dims();
-            let last: Vec<f32> = logits
-                .slice(s![0..1, t - 1..t, ..])
-                .reshape([v])
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
+            let last = crate::host_values(logits.slice(s![0..1, t - 1..t, ..]).reshape([v]));
             tokens.push(choose(&last, sampling, &mut rng));
         }
         tokens

@@ -7,10 +7,7 @@ use super::*;
 use crate::train::{SeededRng, device_rng_lock};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
+    crate::host_values(t)
 }
 
 fn random(n: usize, seed: u64) -> Vec<f32> {

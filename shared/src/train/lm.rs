@@ -335,15 +335,7 @@ mod tests {
         for i in 4..8 {
             resumed = trainer.step(resumed, &batches[i % batches.len()]).0;
         }
-        let weights = |m: &Decoder| {
-            m.embedding
-                .weight
-                .val()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .unwrap()
-        };
+        let weights = |m: &Decoder| crate::host_values(m.embedding.weight.val());
         assert_eq!(weights(&resumed), weights(&straight));
     }
 }

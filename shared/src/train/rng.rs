@@ -81,6 +81,52 @@ impl SeededRng {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// A Gamma(`shape`, 1) sample (Marsaglia and Tsang; for `shape < 1` the boost
+    /// `G(a) = G(a + 1) · U^(1/a)`).
+    ///
+    /// # Panics
+    /// If `shape` is not positive.
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        assert!(shape > 0.0, "Gamma shape must be positive, got {shape}");
+        if shape < 1.0 {
+            let u = 1.0 - self.next_f64();
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.next_f64();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// A draw from the symmetric Dirichlet with concentration `alpha` over `n` outcomes.
+    pub fn dirichlet(&mut self, n: usize, alpha: f64) -> Vec<f64> {
+        let draws: Vec<f64> = (0..n).map(|_| self.gamma(alpha)).collect();
+        let total: f64 = draws.iter().sum();
+        draws.into_iter().map(|g| g / total).collect()
+    }
+
+    /// An index drawn with probability proportional to `weights`.
+    pub fn categorical(&mut self, weights: &[f64]) -> usize {
+        let total: f64 = weights.iter().sum();
+        let mut u = self.next_f64() * total;
+        for (i, w) in weights.iter().enumerate() {
+            u -= w;
+            if u < 0.0 {
+                return i;
+            }
+        }
+        weights.len() - 1
+    }
+
     /// Shuffles a slice in place (Fisher–Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -144,6 +190,36 @@ mod tests {
         }
         assert!(
             counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn gamma_and_dirichlet_have_their_moments() {
+        let mut r = SeededRng::new(4);
+        for shape in [0.3, 1.0, 2.5] {
+            let n = 100_000;
+            let x: Vec<f64> = (0..n).map(|_| r.gamma(shape)).collect();
+            let mean = x.iter().sum::<f64>() / n as f64;
+            let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            // Gamma(a, 1): mean a, variance a.
+            assert!(
+                (mean - shape).abs() < 0.02 * shape.max(1.0),
+                "shape {shape}: mean {mean}"
+            );
+            assert!(
+                (var - shape).abs() < 0.05 * shape.max(1.0),
+                "shape {shape}: var {var}"
+            );
+        }
+        let p = r.dirichlet(5, 0.1);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12 && p.iter().all(|&v| v >= 0.0));
+        let mut counts = [0usize; 3];
+        for _ in 0..30_000 {
+            counts[r.categorical(&[1.0, 2.0, 7.0])] += 1;
+        }
+        assert!(
+            (counts[2] as f64 / 30_000.0 - 0.7).abs() < 0.01,
             "{counts:?}"
         );
     }
