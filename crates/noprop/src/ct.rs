@@ -224,14 +224,7 @@ impl<D: Denoiser> NoPropCt<D> {
                 .head
                 .embedding
                 .predict(self.net.logits(x.clone(), z.clone(), Some(t)));
-            let mut next = u_hat.mul_scalar(c.a) + z.mul_scalar(c.b);
-            if noise {
-                next = next.clone()
-                    + next
-                        .random_like(Distribution::Normal(0.0, 1.0))
-                        .mul_scalar(c.c.sqrt());
-            }
-            z = next;
+            z = c.apply(u_hat, z, noise);
         }
         self.head.logits(z).argmax(1).squeeze_dim(1)
     }

@@ -243,14 +243,7 @@ impl<D: Denoiser> NoPropDt<D> {
                 self.head
                     .embedding
                     .predict(self.blocks[t - 1].logits(x.clone(), z.clone(), None));
-            let mut next = u_hat.mul_scalar(step.a) + z.mul_scalar(step.b);
-            if noise {
-                next = next.clone()
-                    + next
-                        .random_like(Distribution::Normal(0.0, 1.0))
-                        .mul_scalar(step.c.sqrt());
-            }
-            z = next;
+            z = step.apply(u_hat, z, noise);
             states.push(z.clone());
         }
         states

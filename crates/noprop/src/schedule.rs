@@ -4,6 +4,8 @@
 //! `ᾱ_0 ≤ ᾱ_1 ≤ … ≤ ᾱ_T` in `[0, 1)`, with `ᾱ_t = Π_{s=t..T} α_s`, so `α_t = ᾱ_t / ᾱ_{t+1}`
 //! for `t < T` and `α_T = ᾱ_T`. The signal-to-noise ratio is `SNR(t) = ᾱ_t / (1 − ᾱ_t)`.
 
+use burn::prelude::*;
+use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
 /// How to build the schedule (a config choice; the paper fixes "a cosine schedule" for DT).
@@ -47,6 +49,20 @@ pub struct StepCoefficients {
     pub b: f64,
     /// Variance of the fresh noise.
     pub c: f64,
+}
+
+impl StepCoefficients {
+    /// One denoising step (Eq. 3): `z_t = a û + b z_{t−1} + √c ε`, the noise term only when
+    /// `noise` is set.
+    pub fn apply(&self, u_hat: Tensor<2>, z_prev: Tensor<2>, noise: bool) -> Tensor<2> {
+        let mean = u_hat.mul_scalar(self.a) + z_prev.mul_scalar(self.b);
+        if noise {
+            let epsilon = mean.random_like(Distribution::Normal(0.0, 1.0));
+            mean + epsilon.mul_scalar(self.c.sqrt())
+        } else {
+            mean
+        }
+    }
 }
 
 impl DiscreteSchedule {
