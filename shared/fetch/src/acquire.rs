@@ -87,12 +87,25 @@ impl Acquire for SystemAcquirer {
                 dir,
             } => {
                 let spec = format!("{package}={version}");
-                run(
-                    "apt-get",
-                    ["download", spec.as_str()],
-                    scratch,
-                    "this source needs Debian's apt-get (run `apt-get update` once if the package is not found)",
-                )?;
+                let download = || {
+                    run(
+                        "apt-get",
+                        ["download", spec.as_str()],
+                        scratch,
+                        "this source needs Debian's apt-get",
+                    )
+                };
+                download().or_else(|first| {
+                    // A fresh machine may never have fetched its package lists: refresh them
+                    // once (this installs nothing) and try again.
+                    if !first.contains("Unable to locate package") {
+                        return Err(first);
+                    }
+                    eprintln!("  Debian package lists lack {package}; running `apt-get update` once");
+                    run("apt-get", ["update", "-qq"], scratch, "this source needs Debian's apt-get")
+                        .map_err(|e| format!("{first}; refreshing the lists failed too ({e}): run `sudo apt-get update` once"))?;
+                    download()
+                })?;
                 let deb = single_file_with_extension(scratch, "deb")?;
                 check_archive(&deb, sha256)?;
                 let out = scratch.join("unpacked");
