@@ -119,10 +119,25 @@ impl LinePlot {
                 .y_label_area_size(64)
                 .build_cartesian_2d(x_range, y_range)
                 .map_err(|e| err(&e))?;
+            // Epochs, steps and positions are whole numbers: label them so, one tick each.
+            let whole_x = finite.iter().all(|p| p.0.fract() == 0.0);
+            let x_ticks = if whole_x {
+                let (lo, hi) = finite.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+                    (lo.min(p.0), hi.max(p.0))
+                });
+                ((hi - lo) as usize + 1).min(12)
+            } else {
+                10
+            };
+            let whole = |x: &f64| format!("{x:.0}");
+            let decimal = |x: &f64| format!("{x}");
+            let x_format: &dyn Fn(&f64) -> String = if whole_x { &whole } else { &decimal };
             chart
                 .configure_mesh()
                 .x_desc(&self.x_label)
                 .y_desc(&self.y_label)
+                .x_labels(x_ticks)
+                .x_label_formatter(x_format)
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()
                 .map_err(|e| err(&e))?;
