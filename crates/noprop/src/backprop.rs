@@ -8,7 +8,8 @@
 use burn::module::Param;
 use burn::prelude::*;
 
-use crate::{ClassEmbedding, Denoiser, ReadoutHead, cross_entropy};
+use crate::{ClassEmbedding, Denoiser, ReadoutHead};
+use kiln_core::train::cross_entropy;
 
 /// `T` blocks chained end to end, with the same head as NoProp.
 #[derive(Module, Debug)]

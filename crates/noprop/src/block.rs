@@ -72,6 +72,10 @@ impl BlockConfig {
     }
 }
 
+/// The smallest image side the block accepts: three valid 3×3 convolutions and two 2×2 poolings
+/// leave one pixel of a 14×14 image.
+pub const MIN_IMAGE_SIDE: usize = 14;
+
 /// What the block is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockShape {
@@ -106,6 +110,10 @@ impl ConvPath {
     fn new(image: [usize; 3], config: &BlockConfig, batch_norm: bool, device: &Device) -> Self {
         let [c, h, w] = image;
         let [c1, c2, c3] = config.conv_channels;
+        assert!(
+            h >= MIN_IMAGE_SIDE && w >= MIN_IMAGE_SIDE,
+            "the paper's block needs images of at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}, got {h}×{w}"
+        );
         // Valid 3×3 convolutions shrink by 2; 2×2 pooling halves, rounding down.
         let side = |s: usize| ((s - 2) / 2 - 2 - 2) / 2;
         let flat = c3 * side(h) * side(w);
@@ -433,6 +441,13 @@ mod tests {
             let time = if continuous { t.clone() } else { None };
             assert_eq!(block.logits(x.clone(), z, time).dims(), [3, 10]);
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "at least 14×14")]
+    fn images_too_small_for_the_block_are_refused_with_a_message() {
+        let shape = shape([1, 13, 13], 10, 10, false, false);
+        PaperBlock::new(&BlockConfig::cpu(), shape, &Device::default());
     }
 
     #[test]

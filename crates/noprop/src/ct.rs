@@ -21,7 +21,8 @@ use burn::tensor::Distribution;
 use burn::tensor::activation::{sigmoid, softplus};
 
 use crate::schedule::{DiscreteSchedule, ScheduleConfig};
-use crate::{ClassEmbedding, Denoiser, ReadoutHead, cross_entropy};
+use crate::{ClassEmbedding, Denoiser, ReadoutHead};
+use kiln_core::train::cross_entropy;
 
 /// The learned schedule `γ(t)` of Appendix B.
 #[derive(Module, Debug)]

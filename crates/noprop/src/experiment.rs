@@ -176,6 +176,16 @@ impl PreparedData {
             Some(n) if n < test.len() => test.seeded_subset(n, derive_seed(0, "curve-subset"))?,
             _ => test.clone(),
         };
+        let shape = train.shape();
+        if shape.height < crate::block::MIN_IMAGE_SIDE || shape.width < crate::block::MIN_IMAGE_SIDE
+        {
+            return Err(DataError::Invalid(format!(
+                "{name} has {}×{} images; the paper's block needs at least {m}×{m}",
+                shape.height,
+                shape.width,
+                m = crate::block::MIN_IMAGE_SIDE
+            )));
+        }
         let norm = train.channel_stats();
         Ok(Self {
             name: name.to_string(),
@@ -353,14 +363,6 @@ fn new_embedding(
     }
 }
 
-/// Batches of a shuffled epoch.
-fn epoch_batches(n: usize, batch: usize, rng: &mut SeededRng) -> Vec<Vec<usize>> {
-    rng.permutation(n)
-        .chunks(batch)
-        .map(<[usize]>::to_vec)
-        .collect()
-}
-
 fn train_dt(
     config: &NoPropConfig,
     data: &PreparedData,
@@ -382,7 +384,7 @@ fn train_dt(
     for epoch in 0..epochs {
         // Algorithm 1: each block in turn, one pass over the data each.
         for t in 1..=config.t_blocks {
-            for batch in epoch_batches(data.train.len(), config.batch_size, &mut rng) {
+            for batch in rng.batches(data.train.len(), config.batch_size) {
                 let (x, y) = data.train.batch(&batch, &data.norm, &ad);
                 let (next, loss) = trainer.step(model, t, x, y);
                 model = next;
@@ -399,22 +401,14 @@ fn train_dt(
     model
 }
 
-/// Accuracy (%) of `predict` over `data`, in batches of 500.
+/// Accuracy (%) of `predict` over `data`, 500 images at a time.
 fn accuracy_of(
     data: &ImageDataset,
     norm: &Normalization,
     device: &Device,
-    mut predict: impl FnMut(Tensor<4>) -> Tensor<1, Int>,
+    predict: impl FnMut(Tensor<4>) -> Tensor<1, Int>,
 ) -> f64 {
-    let indices: Vec<usize> = (0..data.len()).collect();
-    let correct: usize = indices
-        .chunks(500)
-        .map(|chunk| {
-            let (x, y) = data.batch(chunk, norm, device);
-            predict(x).equal(y).int().sum().into_scalar::<i64>() as usize
-        })
-        .sum();
-    100.0 * correct as f64 / data.len() as f64
+    kiln_core::train::dataset_accuracy(data, norm, device, 500, predict)
 }
 
 /// Test accuracy (%) of the final `z_T` and read-out accuracy (%) of every `z_t`.
@@ -543,7 +537,7 @@ impl<'a> EpochLoop<'a> {
         let steps = self.data.train.len().div_ceil(self.batch_size);
         let mut progress = Progress::new(label, (epochs * steps) as u64);
         for epoch in 0..epochs {
-            for batch in epoch_batches(self.data.train.len(), self.batch_size, &mut self.rng) {
+            for batch in self.rng.batches(self.data.train.len(), self.batch_size) {
                 let (x, y) = self.data.train.batch(&batch, &self.data.norm, &self.device);
                 let (next, value) = trainer.step(model, |m| loss(m, x, y));
                 model = next;

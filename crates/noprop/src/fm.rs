@@ -9,7 +9,8 @@
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::{ClassEmbedding, Denoiser, ReadoutHead, cross_entropy};
+use crate::{ClassEmbedding, Denoiser, ReadoutHead};
+use kiln_core::train::cross_entropy;
 
 /// The flow-matching model: one time-conditioned network and the head.
 #[derive(Module, Debug)]

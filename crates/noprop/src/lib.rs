@@ -64,7 +64,7 @@ pub mod train;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::log_softmax;
+use kiln_core::train::cross_entropy;
 
 pub use block::{BlockConfig, Denoiser, MlpBlock, PaperBlock};
 pub use embedding::{ClassEmbedding, EmbeddingKind};
@@ -95,13 +95,6 @@ impl ReadoutHead {
     pub fn logits(&self, z: Tensor<2>) -> Tensor<2> {
         self.readout.forward(z)
     }
-}
-
-/// Mean cross-entropy `mean_i −log softmax(logits_i)[y_i]`.
-pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    let classes = logits.dims()[1];
-    let picked = log_softmax(logits, 1) * labels.one_hot::<2>(classes).float();
-    picked.sum_dim(1).mean().neg()
 }
 
 /// The model: `T` denoising blocks, the shared head, the schedule and `η`.
@@ -253,21 +246,5 @@ impl<D: Denoiser> NoPropDt<D> {
     pub fn predict(&self, x: Tensor<4>, noise: bool) -> Tensor<1, Int> {
         let z_last = self.trajectory(x, noise).pop().expect("T ≥ 1");
         self.head.logits(z_last).argmax(1).squeeze_dim(1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cross_entropy_matches_its_closed_form() {
-        let device = Device::default();
-        let logits = Tensor::<2>::from_floats([[0.0, 0.0], [2.0, 0.0]], &device);
-        let labels = Tensor::<1, Int>::from_ints([0, 1], &device);
-        // ln 2 for the uniform row; ln(1 + e²) for the second.
-        let expected = (2f32.ln() + (1.0 + 2f32.exp()).ln()) / 2.0;
-        let got = cross_entropy(logits, labels).into_scalar::<f32>();
-        assert!((got - expected).abs() < 1e-6, "{got} vs {expected}");
     }
 }

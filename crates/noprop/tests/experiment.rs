@@ -266,3 +266,22 @@ fn learned_and_prototype_embeddings_receive_gradients() {
         assert!(grad.abs().sum().into_scalar::<f32>() > 0.0, "d = {d}");
     }
 }
+
+#[test]
+fn images_too_small_for_the_block_are_an_error_not_a_panic() {
+    let config = ExperimentConfig::load(&config_path("smoke")).unwrap();
+    let shape = ImageShape {
+        channels: 1,
+        height: 8,
+        width: 8,
+    };
+    let tiny = || ImageDataset::new(vec![0; 4 * 64], vec![0, 1, 2, 3], shape, 10).unwrap();
+    let message = PreparedData::new("tiny", tiny(), tiny(), &config)
+        .err()
+        .expect("an error")
+        .to_string();
+    assert!(
+        message.contains("8×8") && message.contains("at least 14×14"),
+        "{message}"
+    );
+}

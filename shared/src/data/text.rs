@@ -243,7 +243,19 @@ pub struct Packer {
 
 impl Packer {
     /// Packs `docs` (token ids without specials) in order; the last window is padded.
+    ///
+    /// # Panics
+    /// If the window cannot hold a token besides a pinned ⟨bos⟩ (`window < 2` with
+    /// [`BosMode::FixedBos`], `window < 1` otherwise).
     pub fn pack(&self, docs: &[Vec<u32>]) -> Vec<Window> {
+        let pinned = usize::from(self.mode == BosMode::FixedBos);
+        assert!(
+            self.window > pinned,
+            "a {:?} window needs at least {} tokens, got {}",
+            self.mode,
+            pinned + 1,
+            self.window
+        );
         let Specials { bos, eos, pad } = self.specials;
         // The stream of (token, document) pairs, specials included.
         let mut stream: Vec<(u32, usize)> = Vec::new();
@@ -256,7 +268,6 @@ impl Packer {
                 stream.push((eos, d));
             }
         }
-        let pinned = usize::from(self.mode == BosMode::FixedBos);
         // Each window takes `window − pinned + 1` stream items: inputs plus one more target.
         let take = self.window - pinned;
         let mut windows = Vec::new();
@@ -360,6 +371,17 @@ mod tests {
         for (t, &m) in last.targets.iter().zip(&last.loss_mask) {
             assert!(*t != 102 || !m);
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "needs at least 2 tokens")]
+    fn a_fixed_bos_window_of_one_token_is_refused() {
+        Packer {
+            window: 1,
+            mode: BosMode::FixedBos,
+            specials: specials(),
+        }
+        .pack(&docs());
     }
 
     #[test]

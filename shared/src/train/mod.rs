@@ -16,7 +16,7 @@ use burn::prelude::Device;
 pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWriter};
 pub use lm::{LmBatch, LmTrainer, WarmupCosine, masked_cross_entropy};
 pub use memory::PeakAlloc;
-pub use metrics::{accuracy, count_correct};
+pub use metrics::{accuracy, count_correct, cross_entropy, dataset_accuracy};
 pub use params::trainable_params;
 pub use phases::{PhaseError, PhaseStore};
 pub use progress::Progress;

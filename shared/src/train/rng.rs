@@ -134,6 +134,14 @@ impl SeededRng {
         }
     }
 
+    /// `0..n` shuffled and cut into batches of `batch` (the last one may be shorter): one epoch.
+    pub fn batches(&mut self, n: usize, batch: usize) -> Vec<Vec<usize>> {
+        self.permutation(n)
+            .chunks(batch.max(1))
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+
     /// `0..n` in a random order.
     pub fn permutation(&mut self, n: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..n).collect();
@@ -226,6 +234,12 @@ mod tests {
 
     #[test]
     fn permutation_is_a_permutation() {
+        let batches = SeededRng::new(3).batches(10, 4);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![4, 4, 2]
+        );
+        assert_eq!(batches.concat(), SeededRng::new(3).permutation(10));
         let mut p = SeededRng::new(3).permutation(100);
         assert_ne!(p, (0..100).collect::<Vec<_>>());
         p.sort_unstable();
