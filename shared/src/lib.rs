@@ -9,7 +9,8 @@
 //!   with ETA, checkpoints, resumable phases and peak-memory measurement;
 //! - [`nn`]: the decoder language model of the language papers (RMSNorm, RoPE, attention with
 //!   maps, grouped-query heads, document masks and a KV cache, SwiGLU, sampling);
-//! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction.
+//! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction;
+//! - [`cli`]: the arguments and resumable output folder every `reproduce` binary shares.
 //!
 //! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the
 //! backends compiled in are chosen by this crate's features (`flex`, the default; `wgpu`; `cuda`).
@@ -17,6 +18,7 @@
 #![recursion_limit = "256"]
 
 pub mod backend;
+pub mod cli;
 pub mod data;
 pub mod nn;
 pub mod report;

@@ -48,8 +48,13 @@ enum Task {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Run exactly what CI runs (`.ci/run`): format check, clippy, tests.
-    Ci,
+    /// Run exactly what CI runs (`.ci/run`): format check, clippy, tests. With `--backend wgpu`,
+    /// run the wgpu stage instead (`.ci/wgpu`): backend parity test and smoke runs on lavapipe.
+    Ci {
+        /// `flex` (the default: `.ci/run`) or `wgpu` (`.ci/wgpu`).
+        #[arg(long, value_enum, default_value = "flex")]
+        backend: BackendName,
+    },
 }
 
 #[derive(Subcommand)]
@@ -160,12 +165,20 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             seed,
             out,
         } => reproduce(&root, &paper, scale, backend, seed, out),
-        Task::Ci => {
+        Task::Ci { backend } => {
+            let script = match backend {
+                BackendName::Flex => ".ci/run",
+                BackendName::Wgpu => ".ci/wgpu",
+                BackendName::Cuda => bail!(
+                    "there is no cuda CI stage: Burn's cuda backend downloads an LLVM bundle while it \
+                     builds, which this offline CI cannot do (see README, Backends)"
+                ),
+            };
             let status = Command::new("bash")
-                .arg(root.join(".ci/run"))
+                .arg(root.join(script))
                 .current_dir(&root)
                 .status()
-                .context("could not start `bash .ci/run`")?;
+                .with_context(|| format!("could not start `bash {script}`"))?;
             Ok(exit_code(status))
         }
     }
@@ -298,7 +311,7 @@ fn reproduce(
         "--package",
         &paper.package(),
         "--bin",
-        "reproduce",
+        &format!("reproduce-{}", paper.name),
     ]);
     if !matches!(backend, BackendName::Flex) {
         command.args(["--features", backend.name()]);

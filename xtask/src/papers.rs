@@ -44,7 +44,8 @@ pub const PAPERS: &[Paper] = &[
         name: "attn-sinks",
         title: "Why do LLMs attend to the first token?",
         reproduces: "sink rate vs context length, BOS/packing grid, perturbation propagation",
-        datasets: &["brown", "smollm2"],
+        // SmolLM2 joins when the pretrained analysis lands (issue 6).
+        datasets: &["brown"],
     },
     Paper {
         name: "fact-learning",

@@ -1,7 +1,8 @@
 //! `BackcopyMarkov`: a synthetic language on which small models grow attention sinks.
 //!
-//! Tokens follow a bigram chain whose rows are drawn from a sparse Dirichlet, except after one
-//! of `k` *trigger* tokens: then the next token copies the token just before the trigger. A
+//! Ordinary tokens follow a bigram chain whose rows are drawn from a sparse Dirichlet; after an
+//! ordinary token, one of `k` *trigger* tokens comes with a fixed probability, and the token
+//! after a trigger copies the token just before it. A
 //! model needs attention only at those rare positions (a back-copy head), and has every reason
 //! to leave that head idle elsewhere, which it does by attending to the first token: the
 //! "active-dormant" behaviour that the spec's cpu-scale checks look for. Documents have
@@ -20,6 +21,9 @@ pub struct BackcopyConfig {
     pub triggers: usize,
     /// Dirichlet concentration of each bigram row (small = sparse, predictable rows).
     pub concentration: f64,
+    /// Probability that a trigger (uniformly one of them) follows an ordinary token; otherwise
+    /// the next ordinary token is drawn from the bigram row.
+    pub trigger_rate: f64,
     /// Mean document length (geometric, at least 2).
     pub mean_length: f64,
 }
@@ -30,6 +34,7 @@ impl Default for BackcopyConfig {
             vocab: 64,
             triggers: 3,
             concentration: 0.1,
+            trigger_rate: 0.15,
             mean_length: 48.0,
         }
     }
@@ -53,8 +58,9 @@ impl BackcopyMarkov {
             "need more tokens than triggers"
         );
         let mut rng = SeededRng::new(seed);
+        let ordinary = config.vocab - config.triggers;
         let bigrams = (0..config.vocab)
-            .map(|_| rng.dirichlet(config.vocab, config.concentration))
+            .map(|_| rng.dirichlet(ordinary, config.concentration))
             .collect();
         Self { config, bigrams }
     }
@@ -69,22 +75,44 @@ impl BackcopyMarkov {
         (token as usize) < self.config.triggers
     }
 
-    /// One document.
+    /// One document, of geometric length (mean `mean_length`, at least 2).
     pub fn document(&self, rng: &mut SeededRng) -> Vec<u32> {
         let stop = 1.0 / self.config.mean_length.max(2.0);
-        let first = self.config.triggers + rng.below(self.config.vocab - self.config.triggers);
-        let mut doc = vec![first as u32];
+        let mut doc = vec![self.first_token(rng)];
         while doc.len() < 2 || rng.next_f64() >= stop {
-            let n = doc.len();
-            let last = doc[n - 1];
-            let next = if self.is_trigger(last) && n >= 2 {
-                doc[n - 2]
-            } else {
-                rng.categorical(&self.bigrams[last as usize]) as u32
-            };
-            doc.push(next);
+            self.extend(&mut doc, rng);
         }
         doc
+    }
+
+    /// One document of exactly `len` tokens (at least 1): a single-document prompt.
+    pub fn document_of_length(&self, len: usize, rng: &mut SeededRng) -> Vec<u32> {
+        let mut doc = vec![self.first_token(rng)];
+        while doc.len() < len {
+            self.extend(&mut doc, rng);
+        }
+        doc
+    }
+
+    /// Documents start on a uniformly drawn non-trigger token.
+    fn first_token(&self, rng: &mut SeededRng) -> u32 {
+        (self.config.triggers + rng.below(self.config.vocab - self.config.triggers)) as u32
+    }
+
+    /// Appends the next token: a back-copy after a trigger; else a trigger with probability
+    /// `trigger_rate`; else an ordinary token drawn from the bigram row.
+    fn extend(&self, doc: &mut Vec<u32>, rng: &mut SeededRng) {
+        let n = doc.len();
+        let last = doc[n - 1];
+        let k = self.config.triggers;
+        let next = if self.is_trigger(last) && n >= 2 {
+            doc[n - 2]
+        } else if rng.next_f64() < self.config.trigger_rate {
+            rng.below(k) as u32
+        } else {
+            (k + rng.categorical(&self.bigrams[last as usize])) as u32
+        };
+        doc.push(next);
     }
 
     /// `n` documents from `seed`.

@@ -15,11 +15,21 @@
 //! 2. the over-mixing argument in its simplest form: a causal mixing matrix with a zero-value
 //!    sink, whose depth-`L` Jacobian shrinks as the sink takes more mass (after Theorem 3.2).
 //!
-//! [`backcopy`] generates the synthetic `BackcopyMarkov` language on which small models grow
-//! sinks within CPU budgets. The decoder, packing and training loop are in `kiln-core`.
-//! The reproduction (`cargo xtask reproduce attn-sinks`) is not implemented yet.
+//! The experiments follow in their own modules, in the order a reader needs them:
+//! - [`backcopy`]: the synthetic `BackcopyMarkov` language on which small models grow sinks
+//!   within CPU budgets; [`corpus`]: it and Brown-corpus bytes as documents and prompts;
+//! - [`train`]: one pre-training run (context length, ⟨bos⟩ packing, masking; §4);
+//! - [`probe`]: what is measured in a trained model (sink rates with and without ⟨bos⟩, the
+//!   active-dormant head, value norms, perturbation spread; §3, Table 2, Fig. 2);
+//! - [`experiment`]: the context sweep (Fig. 5), the packing grid (Table 2) and the report.
+//!
+//! The decoder, packing and the language-model trainer are in `kiln-core`.
 
 pub mod backcopy;
+pub mod corpus;
+pub mod experiment;
+pub mod probe;
+pub mod train;
 
 use burn::prelude::*;
 
@@ -40,6 +50,26 @@ pub fn key_importance(a: &[f32], t: usize, k: usize) -> f64 {
     assert_eq!(a.len(), t * t, "attention map must be T × T");
     assert!(k < t, "key {k} outside a map of length {t}");
     (k..t).map(|q| f64::from(a[q * t + k])).sum::<f64>() / (t - k) as f64
+}
+
+/// The first-token score `α = mean_t A[t, 0]` of every head, `[B, L, H]`, from one `[B, H, T, T]`
+/// map per layer. Computed on the device, so only `B · L · H` numbers travel to the host.
+///
+/// # Panics
+/// If `layers` is empty.
+pub fn first_token_scores(layers: &[Tensor<4>]) -> Tensor<3> {
+    assert!(!layers.is_empty(), "no attention maps");
+    let per_layer = layers
+        .iter()
+        .map(|map| {
+            let [b, h, _, _] = map.dims();
+            map.clone()
+                .slice(s![.., .., .., 0..1])
+                .mean_dim(2)
+                .reshape([b, 1, h])
+        })
+        .collect();
+    Tensor::cat(per_layer, 1)
 }
 
 /// Sink rate (%) on key `k` at threshold `ε`: the share of (prompt, layer, head) triples whose

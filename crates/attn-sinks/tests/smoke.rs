@@ -170,3 +170,40 @@ fn a_one_layer_model_learns_backcopy_markov_beyond_unigrams() {
         "loss {valid_loss} vs unigram entropy {entropy}"
     );
 }
+
+#[test]
+fn first_token_scores_match_key_importance_on_random_maps() {
+    let device = Device::default();
+    let (b, h, t) = (2, 3, 5);
+    let mut rng = kiln_core::train::SeededRng::new(4);
+    // Random causal rows that sum to 1.
+    let mut maps = Vec::new();
+    for _ in 0..2 {
+        let mut values = vec![0f32; b * h * t * t];
+        for row in values.chunks_exact_mut(t).enumerate() {
+            let (i, row) = row;
+            let q = i % t;
+            let weights = rng.dirichlet(q + 1, 1.0);
+            for (k, w) in weights.iter().enumerate() {
+                row[k] = *w as f32;
+            }
+        }
+        maps.push(values);
+    }
+    let tensors: Vec<Tensor<4>> = maps
+        .iter()
+        .map(|v| Tensor::from_data(TensorData::new(v.clone(), [b, h, t, t]), &device))
+        .collect();
+    let scores = kiln_core::host_values(kiln_attn_sinks::first_token_scores(&tensors));
+    assert_eq!(scores.len(), b * 2 * h);
+    for batch in 0..b {
+        for (l, map) in maps.iter().enumerate() {
+            for head in 0..h {
+                let start = (batch * h + head) * t * t;
+                let expected = key_importance(&map[start..start + t * t], t, 0);
+                let got = f64::from(scores[(batch * 2 + l) * h + head]);
+                assert!((got - expected).abs() < 1e-6, "{got} vs {expected}");
+            }
+        }
+    }
+}

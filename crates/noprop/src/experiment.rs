@@ -315,11 +315,20 @@ pub fn run(
         }
     }
     let memory = step_memory(config, main, device, alloc);
+    let timing = step_timing(config, main, device);
 
     let mut run_info = run_info;
     run_info.seeds = seeds;
     run_info.wall_seconds = started.elapsed().as_secs_f64();
-    build_report(config, &results, eta_zero, &continuous, memory, run_info)
+    build_report(
+        config,
+        &results,
+        eta_zero,
+        &continuous,
+        memory,
+        timing,
+        run_info,
+    )
 }
 
 fn new_dt(
@@ -726,12 +735,69 @@ fn step_memory(
     })
 }
 
+/// Wall-clock time of one training step (median of [`TIMED_STEPS`], after a warm-up step), with
+/// the device synchronised so that queued GPU work is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepTiming {
+    /// NoProp-DT: one block and the shared head, milliseconds.
+    pub noprop_ms: f64,
+    /// Backprop through all blocks, milliseconds.
+    pub backprop_ms: f64,
+    /// Batch size used.
+    pub batch_size: usize,
+}
+
+/// Steps timed per method.
+const TIMED_STEPS: usize = 5;
+
+/// Times one NoProp-DT block step and one backprop step on `device` (see [`StepTiming`]).
+pub fn step_timing(config: &ExperimentConfig, data: &PreparedData, device: &Device) -> StepTiming {
+    let c = &config.noprop;
+    let ad = device.clone().autodiff();
+    let batch: Vec<usize> = (0..c.batch_size.min(data.train.len())).collect();
+    let (x, y) = data.train.batch(&batch, &data.norm, &ad);
+    let median_ms = |mut step: Box<dyn FnMut() + '_>| {
+        step();
+        let mut times: Vec<f64> = (0..TIMED_STEPS)
+            .map(|_| {
+                let started = Instant::now();
+                step();
+                // A device that cannot synchronise leaves the time of the queued work out.
+                let _ = ad.sync();
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[TIMED_STEPS / 2]
+    };
+    let mut model = Some(new_dt(c, data, c.eta, 0, &ad));
+    let mut trainer = DtTrainer::new(c.t_blocks, &c.optimizer);
+    let noprop_ms = median_ms(Box::new(|| {
+        if let Some(m) = model.take() {
+            model = Some(trainer.step(m, 1, x.clone(), y.clone()).0);
+        }
+    }));
+    let mut baseline = Some(new_baseline(c, data, 0, &ad));
+    let mut trainer = WholeModelTrainer::new(c.optimizer.adamw(), c.optimizer.lr);
+    let backprop_ms = median_ms(Box::new(|| {
+        if let Some(m) = baseline.take() {
+            baseline = Some(trainer.step(m, |m| m.loss(x.clone(), y.clone())).0);
+        }
+    }));
+    StepTiming {
+        noprop_ms,
+        backprop_ms,
+        batch_size: batch.len(),
+    }
+}
+
 fn build_report(
     config: &ExperimentConfig,
     results: &[DatasetResult],
     eta_zero: Option<f64>,
     continuous: &[ContinuousResult],
     memory: Option<MemoryResult>,
+    timing: StepTiming,
     run_info: RunInfo,
 ) -> anyhow::Result<Report> {
     let c = &config.noprop;
@@ -898,6 +964,19 @@ fn build_report(
         );
         report.metric("memory", m)?;
     }
+    report.section(
+        "Time per training step",
+        format!(
+            "Median of {TIMED_STEPS} steps after a warm-up step, batch {}, on the {} backend:\n\n\
+             | step | ms |\n|---|---|\n| NoProp-DT (one block + head) | {:.1} |\n| backprop (all {} blocks) | {:.1} |",
+            timing.batch_size,
+            report.run.backend,
+            timing.noprop_ms,
+            c.t_blocks,
+            timing.backprop_ms
+        ),
+    );
+    report.metric("step_timing", timing)?;
     if let Some(acc) = eta_zero {
         report.metric("eta_zero_accuracy", acc)?;
     }

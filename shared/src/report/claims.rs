@@ -20,6 +20,10 @@ pub enum Check {
     AtLeast(f64),
     /// Reproduced when `ours <= threshold` (e.g. "within 1.5 points of backprop").
     AtMost(f64),
+    /// Reproduced when `ours > threshold`, strictly (e.g. "above the untrained model").
+    Above(f64),
+    /// Reproduced when `ours < threshold`, strictly (e.g. "below its value elsewhere").
+    Below(f64),
     /// Our setting differs too much for a verdict (e.g. a different dataset); the text says why.
     NotComparable(String),
 }
@@ -82,6 +86,8 @@ impl Claim {
             Check::Within { paper, tolerance } => (ours - paper).abs() <= *tolerance,
             Check::AtLeast(threshold) => ours >= *threshold,
             Check::AtMost(threshold) => ours <= *threshold,
+            Check::Above(threshold) => ours > *threshold,
+            Check::Below(threshold) => ours < *threshold,
         };
         if pass {
             Verdict::Reproduced
@@ -90,12 +96,15 @@ impl Claim {
         }
     }
 
-    /// The tolerance column: `±0.5`, `≥ 90`, `≤ 1.5`, or the reason no comparison is made.
+    /// The tolerance column: `±0.5`, `≥ 90`, `≤ 1.5`, `> 0`, `< 1`, or the reason no comparison
+    /// is made.
     pub fn tolerance_text(&self) -> String {
         match &self.check {
             Check::Within { tolerance, .. } => format!("±{tolerance}"),
             Check::AtLeast(t) => format!("≥ {t}"),
             Check::AtMost(t) => format!("≤ {t}"),
+            Check::Above(t) => format!("> {t}"),
+            Check::Below(t) => format!("< {t}"),
             Check::NotComparable(why) => why.clone(),
         }
     }

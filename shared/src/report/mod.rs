@@ -8,6 +8,7 @@
 //! - one `.svg` per plot.
 
 mod claims;
+mod heatmap;
 mod plot;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,47 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use claims::{Check, Claim, Verdict, claims_table};
+pub use heatmap::{Heatmap, Panel};
 pub use plot::{LinePlot, PlotError, Series};
+
+/// A figure of a report: a line plot or a heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    /// Curves over a numeric axis.
+    Line(LinePlot),
+    /// Matrices on a colour scale.
+    Heat(Heatmap),
+}
+
+impl Figure {
+    /// The figure's title.
+    pub fn title(&self) -> &str {
+        match self {
+            Figure::Line(p) => &p.title,
+            Figure::Heat(h) => &h.title,
+        }
+    }
+
+    /// The figure as an SVG document.
+    pub fn to_svg(&self) -> Result<String, PlotError> {
+        match self {
+            Figure::Line(p) => p.to_svg(),
+            Figure::Heat(h) => h.to_svg(),
+        }
+    }
+}
+
+impl From<LinePlot> for Figure {
+    fn from(plot: LinePlot) -> Self {
+        Figure::Line(plot)
+    }
+}
+
+impl From<Heatmap> for Figure {
+    fn from(map: Heatmap) -> Self {
+        Figure::Heat(map)
+    }
+}
 
 /// How and where a run was made, printed at the top of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,7 +90,9 @@ pub struct Report {
     #[serde(skip)]
     sections: Vec<(String, String)>,
     #[serde(skip)]
-    plots: Vec<(String, LinePlot)>,
+    plots: Vec<(String, Figure)>,
+    #[serde(skip)]
+    files: Vec<(String, String)>,
 }
 
 /// A report that could not be written.
@@ -81,6 +124,7 @@ impl Report {
             metrics: BTreeMap::new(),
             sections: vec![],
             plots: vec![],
+            files: vec![],
         }
     }
 
@@ -105,9 +149,14 @@ impl Report {
         self.sections.push((heading.into(), body.into()));
     }
 
-    /// Adds a plot, written as `<file_stem>.svg` and shown in the report.
-    pub fn plot(&mut self, file_stem: impl Into<String>, plot: LinePlot) {
-        self.plots.push((file_stem.into(), plot));
+    /// Adds a figure, written as `<file_stem>.svg` and shown in the report.
+    pub fn plot(&mut self, file_stem: impl Into<String>, figure: impl Into<Figure>) {
+        self.plots.push((file_stem.into(), figure.into()));
+    }
+
+    /// Adds a file written beside the report (a table as Markdown or CSV, say).
+    pub fn file(&mut self, name: impl Into<String>, contents: impl Into<String>) {
+        self.files.push((name.into(), contents.into()));
     }
 
     /// The report as Markdown.
@@ -135,7 +184,7 @@ impl Report {
         if !self.plots.is_empty() {
             md.push_str("## Plots\n\n");
             for (stem, plot) in &self.plots {
-                md.push_str(&format!("![{}]({stem}.svg)\n\n", plot.title));
+                md.push_str(&format!("![{}]({stem}.svg)\n\n", plot.title()));
             }
         }
         md
@@ -153,6 +202,9 @@ impl Report {
         })?;
         for (stem, plot) in &self.plots {
             write(&format!("{stem}.svg"), plot.to_svg()?.as_bytes())?;
+        }
+        for (name, contents) in &self.files {
+            write(name, contents.as_bytes())?;
         }
         let mut json = serde_json::to_value(self)?;
         if let Some(claims) = json.get_mut("claims").and_then(|c| c.as_array_mut()) {
@@ -349,6 +401,7 @@ mod tests {
         ));
         report.metric("peak_memory_mb", 12.5).unwrap();
         report.section("Ablation", "eta = 0 gives chance.");
+        report.file("table.csv", "a,b\n1,2\n");
         report.plot(
             "curves",
             LinePlot::new("Learning curves", "epoch", "acc")
@@ -357,6 +410,10 @@ mod tests {
         report.write(dir.path()).unwrap();
 
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("table.csv")).unwrap(),
+            "a,b\n1,2\n"
+        );
         assert!(md.starts_with("# Toy paper\n"));
         assert!(
             md.contains("| acc | 90 | 91.50 ± 0.71 (n = 2) | ≥ 90 | reproduced |"),

