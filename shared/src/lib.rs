@@ -10,7 +10,8 @@
 //! - [`nn`]: the decoder language model of the language papers (RMSNorm, RoPE, attention with
 //!   maps, grouped-query heads, document masks and a KV cache, SwiGLU, sampling);
 //! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction;
-//! - [`cli`]: the arguments and resumable output folder every `reproduce` binary shares.
+//! - [`cli`]: the arguments and resumable output folder every `reproduce` binary shares;
+//! - [`gguf`]: llama.cpp's model files, read and dequantised (F32, F16, Q8_0, Q4_1).
 //!
 //! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the
 //! backends compiled in are chosen by this crate's features (`flex`, the default; `wgpu`; `cuda`).
@@ -20,6 +21,7 @@
 pub mod backend;
 pub mod cli;
 pub mod data;
+pub mod gguf;
 pub mod nn;
 pub mod report;
 pub mod train;

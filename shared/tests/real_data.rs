@@ -1,6 +1,7 @@
 //! Checks the readers against the real datasets' published facts. Needs the data, so ignored by
 //! default: `cargo xtask data fetch mnist && cargo xtask data fetch fashion-mnist`, then
-//! `cargo test -p kiln-core --test real_data -- --ignored`.
+//! `cargo test -p kiln-core --test real_data -- --ignored` (also `cargo xtask data fetch brown`
+//! and `cargo xtask data fetch smollm2`).
 
 use kiln_core::data::{Split, dataset_dir, load_mnist_like};
 
@@ -57,4 +58,46 @@ fn brown_corpus_matches_its_published_facts() {
             .text
             .starts_with("The Fulton County Grand Jury said Friday")
     );
+}
+
+#[test]
+#[ignore = "needs `cargo xtask data fetch smollm2`"]
+fn smollm2_gguf_matches_its_published_facts() {
+    use kiln_core::gguf::{GgmlType, GgufFile};
+    let dir = dataset_dir("smollm2").expect("model fetched");
+    let file = GgufFile::read(&dir.join("SmolLM2-135M-Instruct.Q4_1.gguf")).expect("reads");
+    assert_eq!(file.version, 3);
+    assert_eq!(file.metadata.len(), 33);
+    assert_eq!(file.tensors.len(), 272);
+    assert_eq!(file.parameter_count(), 134_515_008);
+    let count = |kind| file.tensors.iter().filter(|t| t.kind == kind).count();
+    assert_eq!(
+        (
+            count(GgmlType::Q4_1),
+            count(GgmlType::F32),
+            count(GgmlType::Q8_0)
+        ),
+        (210, 61, 1)
+    );
+    assert_eq!(file.meta_str("general.architecture").unwrap(), "llama");
+    assert_eq!(file.meta_u64("llama.block_count").unwrap(), 30);
+    assert_eq!(file.meta_u64("llama.embedding_length").unwrap(), 576);
+    assert_eq!(file.meta_u64("llama.attention.head_count").unwrap(), 9);
+    assert_eq!(file.meta_u64("llama.attention.head_count_kv").unwrap(), 3);
+    assert_eq!(file.meta_f64("llama.rope.freq_base").unwrap(), 100_000.0);
+    // Every tensor dequantises to finite values of a sane size.
+    for info in &file.tensors {
+        let (values, shape) = file.tensor_f32(&info.name).unwrap();
+        assert_eq!(values.len(), shape.iter().product::<usize>());
+        let mean_sq =
+            values.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / values.len() as f64;
+        assert!(
+            values.iter().all(|v| v.is_finite()) && mean_sq.sqrt() < 10.0,
+            "{}: rms {}",
+            info.name,
+            mean_sq.sqrt()
+        );
+    }
+    let (_, shape) = file.tensor_f32("token_embd.weight").unwrap();
+    assert_eq!(shape, vec![49_152, 576]);
 }
