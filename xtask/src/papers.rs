@@ -44,8 +44,7 @@ pub const PAPERS: &[Paper] = &[
         name: "attn-sinks",
         title: "Why do LLMs attend to the first token?",
         reproduces: "sink rate vs context length, BOS/packing grid, perturbation propagation",
-        // SmolLM2 joins when the pretrained analysis lands (issue 6).
-        datasets: &["brown"],
+        datasets: &["brown", "smollm2"],
     },
     Paper {
         name: "fact-learning",

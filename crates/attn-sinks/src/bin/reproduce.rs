@@ -40,6 +40,7 @@ fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     let fingerprint = format!("{config_text}\nbackend {backend}");
     let mut phases = args.open_phases(&out, fingerprint, "attn-sinks")?;
     let results = experiment::run(&config, &device, &mut phases)?;
+    let pretrained = experiment::run_pretrained_phase(&config, &device, &mut phases)?;
     let run_info = RunInfo {
         command: format!(
             "cargo xtask reproduce attn-sinks --scale {} --backend {backend} --seed {}",
@@ -51,7 +52,7 @@ fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         finished_utc: utc_now(),
         wall_seconds: started.elapsed().as_secs_f64(),
     };
-    let report = experiment::build_report(&config, &results, run_info)?;
+    let report = experiment::build_report(&config, &results, pretrained.as_ref(), run_info)?;
     report.write(&out)?;
     std::fs::write(out.join("config.ron"), config_text)
         .with_context(|| format!("writing {}", out.display()))?;
