@@ -22,7 +22,8 @@
 //! - [`probe`]: what is measured in a trained model (sink rates with and without ⟨bos⟩, the
 //!   active-dormant head, value norms, perturbation spread; §3, Table 2, Fig. 2);
 //! - [`experiment`]: the context sweep (Fig. 5), the packing grid (Table 2) and the report;
-//! - [`pretrained`]: the same measurements on SmolLM2-135M (Tables 1 and 3, Fig. 2).
+//! - [`pretrained`]: the same measurements on SmolLM2-135M (Tables 1 and 3, Fig. 2);
+//! - [`report`]: the claims table, the tables and figures of the report.
 //!
 //! The decoder, packing and the language-model trainer are in `kiln-core`.
 
@@ -31,6 +32,7 @@ pub mod corpus;
 pub mod experiment;
 pub mod pretrained;
 pub mod probe;
+pub mod report;
 pub mod train;
 
 use burn::prelude::*;

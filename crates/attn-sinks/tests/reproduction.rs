@@ -43,7 +43,8 @@ fn smoke_reproduction_writes_every_artifact() {
     let device = Device::default();
     let results = experiment::run(&config, &device, &mut PhaseStore::in_memory()).unwrap();
     assert_eq!(results[0].runs.len(), 5, "2 sweep runs + 3 more grid runs");
-    let report = experiment::build_report(&config, &results, None, run_info()).unwrap();
+    let report =
+        kiln_attn_sinks::report::build_report(&config, &results, None, run_info()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     report.write(dir.path()).unwrap();
     for file in [

@@ -52,7 +52,8 @@ fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         finished_utc: utc_now(),
         wall_seconds: started.elapsed().as_secs_f64(),
     };
-    let report = experiment::build_report(&config, &results, pretrained.as_ref(), run_info)?;
+    let report =
+        kiln_attn_sinks::report::build_report(&config, &results, pretrained.as_ref(), run_info)?;
     report.write(&out)?;
     std::fs::write(out.join("config.ron"), config_text)
         .with_context(|| format!("writing {}", out.display()))?;
