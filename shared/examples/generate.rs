@@ -56,8 +56,18 @@ fn run() -> anyhow::Result<()> {
         prompt
     };
     let ids = tokenizer.encode(&text);
+    if ids.is_empty() {
+        bail!("the prompt is empty: give some text to continue");
+    }
     let device = Device::default();
-    let (model, _) = load_llama(&file, ids.len() + max_new, &device)?;
+    let (model, config) = load_llama(&file, ids.len() + max_new, &device)?;
+    if ids.len() + max_new > config.max_len {
+        bail!(
+            "{} prompt tokens + {max_new} new ones exceed the model's context of {}",
+            ids.len(),
+            config.max_len
+        );
+    }
     eprintln!(
         "loaded {} in {:.1} s",
         path.display(),

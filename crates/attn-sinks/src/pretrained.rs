@@ -5,13 +5,13 @@
 
 use anyhow::Context;
 use burn::prelude::*;
-use kiln_core::data::corpus::read_brown;
+use kiln_core::data::corpus::{brown_tarball, read_brown};
 use kiln_core::data::text::Tokenizer;
 use kiln_core::gguf::{BpeTokenizer, GgufFile, load_llama};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::{Corpus, Language, is_held_out};
-use crate::experiment::{EvalConfig, FeedProbes, brown_tarball};
+use crate::experiment::{EvalConfig, FeedProbes};
 use crate::probe::{Feed, PerturbationReport, perturbation_propagation, probe};
 
 /// The model file `cargo xtask data fetch smollm2` provides.

@@ -144,4 +144,20 @@ fn configs_with_unknown_fields_or_bad_sizes_are_refused_with_the_reason() {
     let long = write("long.ron", smoke.replace("length: 16,", "length: 64,"));
     let message = format!("{:#}", ExperimentConfig::load(&long).unwrap_err());
     assert!(message.contains("eval.length"), "{message}");
+    // A language the generator cannot draw (it would assert) is a config error instead.
+    let tiny = write(
+        "tiny.ron",
+        smoke.replace("vocab: 16, triggers: 2", "vocab: 3, triggers: 2"),
+    );
+    let message = format!("{:#}", ExperimentConfig::load(&tiny).unwrap_err());
+    assert!(message.contains("backcopy.vocab"), "{message}");
+    let none = write(
+        "none.ron",
+        smoke.replace(
+            "seed: 0,",
+            "seed: 0, pretrained: Some((prompts: 0, perturb_prompts: 0)),",
+        ),
+    );
+    let message = format!("{:#}", ExperimentConfig::load(&none).unwrap_err());
+    assert!(message.contains("pretrained.prompts"), "{message}");
 }

@@ -119,8 +119,11 @@ pub struct TensorInfo {
 
 impl TensorInfo {
     /// Number of elements.
+    ///
+    /// Saturates at `u64::MAX` for a corrupt file's absurd dimensions (which the reader then
+    /// refuses as larger than the file).
     pub fn len(&self) -> u64 {
-        self.dims.iter().product()
+        self.dims.iter().fold(1u64, |n, &d| n.saturating_mul(d))
     }
 
     /// Whether the tensor has no elements.
@@ -277,7 +280,8 @@ impl<'a> Cursor<'a> {
             9 if depth == 0 => {
                 let inner = self.u32(key)?;
                 let n = self.count(key, 1)?;
-                let mut items = Vec::with_capacity(n as usize);
+                // The count is bounded by the bytes left, but not tightly: grow as items arrive.
+                let mut items = Vec::with_capacity((n as usize).min(4096));
                 for _ in 0..n {
                     items.push(self.value(inner, key, depth + 1)?);
                 }
@@ -337,7 +341,7 @@ impl GgufFile {
             let value = c.value(kind, &key, 0)?;
             metadata.insert(key, value);
         }
-        let mut tensors = Vec::with_capacity(n_tensors as usize);
+        let mut tensors = Vec::with_capacity((n_tensors as usize).min(4096));
         for _ in 0..n_tensors {
             let name = c.string("tensor name")?;
             let n_dims = c.u32(&name)?;
@@ -476,7 +480,9 @@ impl GgufFile {
 
     /// Total number of elements over all tensors.
     pub fn parameter_count(&self) -> u64 {
-        self.tensors.iter().map(TensorInfo::len).sum()
+        self.tensors
+            .iter()
+            .fold(0u64, |n, t| n.saturating_add(t.len()))
     }
 }
 

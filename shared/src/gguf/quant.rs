@@ -51,16 +51,17 @@ impl GgmlType {
         }
     }
 
-    /// Bytes taken by `n` elements, or `None` if `n` is not a whole number of blocks (or the
-    /// type is unknown here, in which case no size can be checked).
+    /// Bytes taken by `n` elements (saturating, so an absurd count reads as an absurd size), or
+    /// `None` if `n` is not a whole number of blocks. Types unknown here report 0: their size
+    /// cannot be checked.
     pub fn byte_size(self, n: u64) -> Option<u64> {
         let blocks = |per_block: u64| {
             n.is_multiple_of(BLOCK as u64)
                 .then(|| n / BLOCK as u64 * per_block)
         };
         match self {
-            GgmlType::F32 => n.checked_mul(4),
-            GgmlType::F16 => n.checked_mul(2),
+            GgmlType::F32 => Some(n.saturating_mul(4)),
+            GgmlType::F16 => Some(n.saturating_mul(2)),
             GgmlType::Q4_1 => blocks(20),
             GgmlType::Q8_0 => blocks(34),
             GgmlType::Other(_) => Some(0),

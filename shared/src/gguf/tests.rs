@@ -188,6 +188,15 @@ fn malformed_files_are_named_errors() {
         GgufFile::parse(huge),
         Err(GgufError::Truncated { .. })
     ));
+    // Dimensions whose product overflows are refused as larger than the file, not a panic.
+    let absurd = write(
+        &[],
+        &[("x", vec![u64::MAX / 2, 4], GgmlType::F32, vec![0; 4])],
+    );
+    assert!(matches!(
+        GgufFile::parse(absurd),
+        Err(GgufError::Truncated { .. })
+    ));
     let message = GgufFile::parse(good)
         .unwrap()
         .tensor_f32("missing")
