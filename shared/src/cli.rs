@@ -66,6 +66,80 @@ impl ReproduceArgs {
     }
 }
 
+/// A config file that could not be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {cause}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// The file is not valid RON for this config, or its values fail the config's checks.
+    #[error("config {} is invalid: {problem}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (for RON errors, the line, column and unknown or missing field).
+        problem: String,
+    },
+}
+
+/// Reads a RON config file into `T` (whose serde derive should deny unknown fields) and checks
+/// it with `validate`.
+pub fn load_config<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    validate: impl FnOnce(&T) -> Result<(), String>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    let invalid = |problem: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let config: T = ron::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    validate(&config).map_err(invalid)?;
+    Ok(config)
+}
+
+/// The whole `main` of a `reproduce-<paper>` binary named `binary`: parses [`ReproduceArgs`]
+/// (with `about` as the help text), runs `run` and turns its result into the exit status.
+pub fn reproduce_main<E: std::fmt::Display>(
+    binary: &'static str,
+    about: &'static str,
+    run: impl FnOnce(ReproduceArgs) -> Result<(), E>,
+) -> ExitCode {
+    use clap::{Args, FromArgMatches};
+    // `about` goes on after the arguments, which would otherwise set their own doc as the help.
+    let command = ReproduceArgs::augment_args(clap::Command::new(binary)).about(about);
+    let matches = command.get_matches();
+    match ReproduceArgs::from_arg_matches(&matches) {
+        Ok(args) => exit_code(run(args)),
+        Err(e) => e.exit(),
+    }
+}
+
+/// Writes `report`, with the run's config as `config.ron`, into `out`, and prints it on stdout
+/// with the path of `report.md`.
+pub fn publish(
+    mut report: crate::report::Report,
+    out: &Path,
+    config_text: String,
+) -> Result<(), crate::report::ReportError> {
+    report.file("config.ron", config_text);
+    report.write(out)?;
+    println!(
+        "{}\nreport written to {}",
+        report.to_markdown(),
+        out.join("report.md").display()
+    );
+    Ok(())
+}
+
 /// The exit status of a binary's work: success, or failure after printing the error (with its
 /// causes, for errors that format them under `{:#}`).
 pub fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {

@@ -13,7 +13,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use burn::prelude::*;
 use kiln_core::data::corpus::brown_tarball;
 use kiln_core::data::text::BosMode;
@@ -93,14 +92,7 @@ impl ExperimentConfig {
     /// # Errors
     /// If the file cannot be read, does not parse (unknown fields included) or is inconsistent.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config {}", path.display()))?;
-        let config: Self = ron::from_str(&text)
-            .with_context(|| format!("parsing config {} (RON)", path.display()))?;
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-        Ok(config)
+        Ok(kiln_core::cli::load_config(path, Self::validate)?)
     }
 
     /// Checks sizes that would otherwise fail deep inside a run.

@@ -7,15 +7,13 @@
 //! comparison runs on a second dataset (Fashion-MNIST standing in for CIFAR offline) and
 //! NoProp-FM is trained too.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use kiln_core::data::{
-    self, CifarKind, DataError, ImageDataset, Normalization, Split as DataSplit,
-};
+use kiln_core::data::{DataError, ImageDataset, Normalization};
 use kiln_core::report::{Check, Claim, LinePlot, Report, RunInfo, Series};
 use kiln_core::train::{
     PeakAlloc, PhaseStore, Progress, SeededRng, Summary, count_correct, derive_seed,
@@ -32,59 +30,7 @@ use crate::fm::NoPropFm;
 use crate::schedule::DiscreteSchedule;
 use crate::train::{DtTrainer, WholeModelTrainer};
 
-/// A dataset the experiment can read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum DatasetChoice {
-    /// MNIST from the fetch registry.
-    Mnist,
-    /// Fashion-MNIST from the fetch registry (the offline stand-in for CIFAR).
-    FashionMnist,
-    /// CIFAR-10 binary files in a folder you supply.
-    Cifar10 {
-        /// Folder holding `data_batch_1.bin` … `test_batch.bin`.
-        dir: PathBuf,
-    },
-    /// CIFAR-100 binary files (fine labels) in a folder you supply.
-    Cifar100 {
-        /// Folder holding `train.bin` and `test.bin`.
-        dir: PathBuf,
-    },
-}
-
-impl DatasetChoice {
-    /// The name used in reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DatasetChoice::Mnist => "MNIST",
-            DatasetChoice::FashionMnist => "Fashion-MNIST",
-            DatasetChoice::Cifar10 { .. } => "CIFAR-10",
-            DatasetChoice::Cifar100 { .. } => "CIFAR-100",
-        }
-    }
-
-    /// Loads both splits.
-    pub fn load(&self) -> Result<(ImageDataset, ImageDataset), DataError> {
-        let mnist_like = |name: &str| -> Result<_, DataError> {
-            let dir = data::dataset_dir(name)?;
-            Ok((
-                data::load_mnist_like(&dir, DataSplit::Train)?,
-                data::load_mnist_like(&dir, DataSplit::Test)?,
-            ))
-        };
-        match self {
-            DatasetChoice::Mnist => mnist_like("mnist"),
-            DatasetChoice::FashionMnist => mnist_like("fashion-mnist"),
-            DatasetChoice::Cifar10 { dir } => Ok((
-                data::load_cifar(dir, CifarKind::Cifar10, DataSplit::Train)?,
-                data::load_cifar(dir, CifarKind::Cifar10, DataSplit::Test)?,
-            )),
-            DatasetChoice::Cifar100 { dir } => Ok((
-                data::load_cifar(dir, CifarKind::Cifar100Fine, DataSplit::Train)?,
-                data::load_cifar(dir, CifarKind::Cifar100Fine, DataSplit::Test)?,
-            )),
-        }
-    }
-}
+pub use kiln_core::data::DatasetChoice;
 
 /// Everything a reproduction run needs, read from `configs/noprop/<scale>.ron`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,14 +66,7 @@ pub struct ExperimentConfig {
 impl ExperimentConfig {
     /// Reads and checks a RON config; errors name the file and the problem.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        let config: Self = ron::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("config {} is invalid: {e}", path.display()))?;
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("config {} is invalid: {e}", path.display()))?;
-        Ok(config)
+        Ok(kiln_core::cli::load_config(path, Self::validate)?)
     }
 
     /// Checks the values.

@@ -8,7 +8,7 @@ use std::path::Path;
 use burn::prelude::*;
 use kiln_core::data::{ImageDataset, ImageShape};
 use kiln_core::report::RunInfo;
-use kiln_core::train::{PeakAlloc, PhaseStore, SeededRng};
+use kiln_core::train::{PeakAlloc, PhaseStore};
 use kiln_noprop::experiment::{self, ExperimentConfig, PreparedData};
 
 fn config_path(scale: &str) -> std::path::PathBuf {
@@ -36,27 +36,8 @@ fn a_config_with_an_unknown_field_is_an_error_naming_it() {
     );
 }
 
-/// 14×14 images of 10 classes: class c lights up row c (plus noise).
 fn images(n: usize, seed: u64) -> ImageDataset {
-    let mut rng = SeededRng::new(seed);
-    let mut pixels = Vec::with_capacity(n * 196);
-    let mut labels = Vec::with_capacity(n);
-    for i in 0..n {
-        let class = i % 10;
-        for row in 0..14 {
-            for _ in 0..14 {
-                let base = if row == class + 2 { 200.0 } else { 20.0 };
-                pixels.push((base + 30.0 * rng.normal()).clamp(0.0, 255.0) as u8);
-            }
-        }
-        labels.push(class as u16);
-    }
-    let shape = ImageShape {
-        channels: 1,
-        height: 14,
-        width: 14,
-    };
-    ImageDataset::new(pixels, labels, shape, 10).unwrap()
+    ImageDataset::synthetic_rows(n, seed)
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! registry dataset, filled by `cargo xtask data fetch <name>`. Readers reject malformed files
 //! with a [`DataError`] that names the file and the problem.
 
+mod choice;
 pub mod corpus;
 mod error;
 pub mod idx;
@@ -12,6 +13,7 @@ pub mod text;
 
 use std::path::PathBuf;
 
+pub use choice::DatasetChoice;
 pub use error::{DataError, read_data_file};
 pub use images::{
     CifarKind, ImageDataset, ImageShape, Normalization, Split, load_cifar, load_mnist_like,

@@ -1,4 +1,4 @@
-//! Counting a model's trainable parameters, as papers count them.
+//! Counting a model's trainable parameters, as papers count them, and reading them all back.
 //!
 //! Burn's `Module::num_params` also counts buffers such as batch-norm running statistics, which
 //! PyTorch and JAX papers leave out. [`trainable_params`] counts only tensors that require
@@ -24,6 +24,20 @@ pub fn trainable_params<M: Module>(module: &M) -> usize {
     count.0
 }
 
+/// Every float parameter's values, in visiting order, concatenated: for comparing two models
+/// (a resumed run with an uninterrupted one, two optimizers) value by value.
+pub fn parameter_values<M: Module>(module: &M) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(crate::host_values(param.val()));
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    module.visit(&mut collect);
+    collect.0
+}
+
 #[cfg(test)]
 mod tests {
     use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
@@ -46,6 +60,7 @@ mod tests {
         // 3·4 + 4 weights and biases, 4 + 4 scale and shift; the 8 running statistics excluded.
         assert_eq!(trainable_params(&net), 24);
         assert_eq!(net.num_params(), 32);
+        assert_eq!(parameter_values(&net).len(), 32);
         assert_eq!(trainable_params(&net.no_grad()), 0);
     }
 }

@@ -3,22 +3,15 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
-use clap::Parser;
 use kiln_attn_sinks::experiment::{self, ExperimentConfig};
 use kiln_core::cli::ReproduceArgs;
 use kiln_core::report::{RunInfo, utc_now};
 
-/// Reproduce the pre-training findings of "Why do LLMs attend to the first token?" at small
-/// scale: the context sweep (Fig. 5), the packing grid (Table 2) and perturbation spread (Fig. 2).
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: ReproduceArgs,
-}
+/// What `--help` says.
+const ABOUT: &str = "Reproduce the pre-training findings of \"Why do LLMs attend to the first token?\" at small scale: the context sweep (Fig. 5), the packing grid (Table 2) and perturbation spread (Fig. 2).";
 
 fn main() -> std::process::ExitCode {
-    kiln_core::cli::exit_code(run(Args::parse().common))
+    kiln_core::cli::reproduce_main("reproduce-attn-sinks", ABOUT, run)
 }
 
 fn run(args: ReproduceArgs) -> anyhow::Result<()> {
@@ -54,10 +47,6 @@ fn run(args: ReproduceArgs) -> anyhow::Result<()> {
     };
     let report =
         kiln_attn_sinks::report::build_report(&config, &results, pretrained.as_ref(), run_info)?;
-    report.write(&out)?;
-    std::fs::write(out.join("config.ron"), config_text)
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("{}", report.to_markdown());
-    println!("report written to {}", out.join("report.md").display());
+    kiln_core::cli::publish(report, &out, config_text)?;
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! the report.
 
 use anyhow::Context;
-use clap::Parser;
 use kiln_core::cli::ReproduceArgs;
 use kiln_core::report::{RunInfo, utc_now};
 use kiln_core::train::PeakAlloc;
@@ -11,15 +10,12 @@ use kiln_noprop::experiment::{self, ExperimentConfig, PreparedData};
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc::new();
 
-/// Reproduce NoProp's claims (Table 1 at our scale, the η = 0 ablation, memory per step).
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    common: ReproduceArgs,
-}
+/// What `--help` says.
+const ABOUT: &str =
+    "Reproduce NoProp's claims (Table 1 at our scale, the η = 0 ablation, memory per step).";
 
 fn main() -> std::process::ExitCode {
-    kiln_core::cli::exit_code(run(Args::parse().common))
+    kiln_core::cli::reproduce_main("reproduce-noprop", ABOUT, run)
 }
 
 fn run(args: ReproduceArgs) -> anyhow::Result<()> {
@@ -73,10 +69,6 @@ fn run(args: ReproduceArgs) -> anyhow::Result<()> {
         run_info,
     )?;
     report.run.finished_utc = utc_now();
-    report.write(&out)?;
-    std::fs::write(out.join("config.ron"), config_text)
-        .with_context(|| format!("writing {}", out.display()))?;
-    println!("{}", report.to_markdown());
-    println!("report written to {}", out.join("report.md").display());
+    kiln_core::cli::publish(report, &out, config_text)?;
     Ok(())
 }
