@@ -17,7 +17,7 @@ pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWrite
 pub use lm::{LmBatch, LmTrainer, WarmupCosine, masked_cross_entropy};
 pub use memory::PeakAlloc;
 pub use metrics::{accuracy, count_correct, cross_entropy, dataset_accuracy};
-pub use params::{parameter_values, trainable_params};
+pub use params::{materialize, parameter_values, trainable_params};
 pub use phases::{PhaseError, PhaseStore};
 pub use progress::Progress;
 pub use rng::{SeededRng, derive_seed};

@@ -38,6 +38,22 @@ pub fn parameter_values<M: Module>(module: &M) -> Vec<f32> {
     collect.0
 }
 
+/// Draws every lazily initialised parameter of `module` now, in visiting order.
+///
+/// Burn creates a layer's weights on first use, so without this they are drawn from the random
+/// generator whenever the first forward pass (or a read) happens to reach them, and two models
+/// built after the same seed can differ. Call it at the end of a model's `init`, right after
+/// seeding, and the weights depend on the seed alone.
+pub fn materialize<M: Module>(module: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}
+
 #[cfg(test)]
 mod tests {
     use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
@@ -48,6 +64,22 @@ mod tests {
     struct Net {
         linear: Linear,
         norm: BatchNorm,
+    }
+
+    #[test]
+    fn materialized_models_depend_on_the_seed_alone() {
+        let _lock = crate::train::device_rng_lock();
+        let device = Device::default();
+        let build = || {
+            device.seed(9);
+            let layer = LinearConfig::new(4, 4).init(&device);
+            materialize(&layer);
+            layer
+        };
+        let (first, second) = (build(), build());
+        // Without `materialize` the first layer would draw its weights only now, after the
+        // second build moved the generator on.
+        assert_eq!(parameter_values(&first), parameter_values(&second));
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! # kiln-trecvit: TRecViT, a recurrent video transformer
+//!
+//! Pătrăucean, He, Heyward, Zhang, Sajjadi, Muraru, Zholus, Karami, Goroshin, Chen, Osindero,
+//! Carreira, Pascanu (2024), *TRecViT: A Recurrent Video Transformer*, arXiv 2412.14294.
+//!
+//! A video is factorised into time, space and channels (§3, Fig. 1). Every frame is cut into
+//! patches; each layer then
+//!
+//! 1. mixes every patch position's tokens **over time** with a gated linear recurrent unit
+//!    (the temporal block, [`RecurrentBlock`]): parameters are shared over space and the
+//!    positions do not mix;
+//! 2. mixes the tokens **of each frame** and their channels with a ViT block ([`VitBlock`]).
+//!
+//! Because the only thing carried across time is each position's recurrent state, the model is
+//! causal and runs frame by frame with a state whose size does not depend on the length of the
+//! video ([`TRecViT::step`]); [`TRecViT::forward`] runs a whole clip at once and gives the same
+//! numbers.
+//!
+//! The temporal layers live in `kiln_core::nn` (the RG-LRU, its scans, the causal Conv1D, the
+//! recurrent block), where other sequence models can use them.
+//!
+//! ```
+//! use burn::prelude::*;
+//! use kiln_trecvit::{TRecViTConfig, StreamState};
+//!
+//! let device = Device::default();
+//! let model = TRecViTConfig::tiny(4).init(&device);
+//! let video = Tensor::<5>::zeros([2, 6, 32, 32, 1], &device); // [B, T, H, W, C]
+//! let out = model.forward(video.clone());
+//! assert_eq!(out.tokens.dims(), [2, 6, 17, 64]);              // 16 patches + CLS per frame
+//!
+//! // The same clip one frame at a time:
+//! let mut state = StreamState::default();
+//! for t in 0..6 {
+//!     let frame = video.clone().slice(s![.., t..t + 1]).squeeze_dim::<4>(1);
+//!     let (_tokens, next) = model.step(frame, state);
+//!     state = next;
+//! }
+//! let logits = model.stream_logits(&state).expect("a head and six frames");
+//! assert_eq!(logits.dims(), [2, 4]);
+//! ```
+
+pub mod config;
+pub mod data;
+
+use burn::module::Param;
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+pub use kiln_core::nn::{
+    RecurrentBlock, RecurrentBlockConfig, RecurrentState, VitBlock, VitBlockConfig,
+};
+
+pub use config::{HeadConfig, Pool, TRecViTConfig};
+
+impl TRecViTConfig {
+    /// A model with fresh weights.
+    ///
+    /// # Panics
+    /// If the config is invalid ([`TRecViTConfig::validate`] says why).
+    pub fn init(&self, device: &Device) -> TRecViT {
+        if let Err(problem) = self.validate() {
+            panic!("invalid TRecViT config: {problem}");
+        }
+        let d = self.width;
+        let patch_values = self.patch[0] * self.patch[1] * self.in_channels;
+        let temporal = RecurrentBlockConfig {
+            d_model: d,
+            lru: self.lru(),
+            conv_taps: self.conv_taps,
+            depth: self.depth,
+        };
+        let spatial = VitBlockConfig {
+            d_model: d,
+            heads: self.heads,
+            mlp_dim: self.mlp_dim,
+        };
+        let layers = (0..self.depth)
+            .map(|_| Layer {
+                temporal: temporal.init(device),
+                spatial: spatial.init(device),
+            })
+            .collect();
+        let head = self.head.map(|h| {
+            let pre_logits = h.rep_size.map(|r| LinearConfig::new(d, r).init(device));
+            let features = h.rep_size.unwrap_or(d);
+            Head {
+                pre_logits,
+                classifier: LinearConfig::new(features, h.num_classes).init(device),
+            }
+        });
+        let model = TRecViT {
+            patch_embed: LinearConfig::new(patch_values, d).init(device),
+            position: Param::from_tensor(Tensor::random(
+                [self.patches_per_frame(), d],
+                Distribution::Normal(0.0, 1.0 / (d as f64).sqrt()),
+                device,
+            )),
+            cls: Param::from_tensor(Tensor::zeros([d], device)),
+            layers,
+            norm: LayerNormConfig::new(d).with_epsilon(1e-6).init(device),
+            head,
+            patch: self.patch,
+            pool: self.pool,
+        };
+        // Weights depend on the seed alone, not on when they are first used.
+        kiln_core::train::materialize(&model);
+        model
+    }
+}
+
+/// One layer: time, then space.
+#[derive(Module, Debug)]
+pub struct Layer {
+    /// Mixes each patch position over time.
+    pub temporal: RecurrentBlock,
+    /// Mixes the tokens of each frame.
+    pub spatial: VitBlock,
+}
+
+/// The classification head.
+#[derive(Module, Debug)]
+pub struct Head {
+    /// `W_r`, followed by tanh (absent when `rep_size` is `None`).
+    pub pre_logits: Option<Linear>,
+    /// The classifier.
+    pub classifier: Linear,
+}
+
+impl Head {
+    /// Per-frame features `[B, T, D]` → `tanh(W_r ·)` (or the features themselves).
+    fn frame_features(&self, pooled: Tensor<3>) -> Tensor<3> {
+        match &self.pre_logits {
+            Some(layer) => layer.forward(pooled).tanh(),
+            None => pooled,
+        }
+    }
+}
+
+/// The model.
+#[derive(Module, Debug)]
+pub struct TRecViT {
+    /// Patch embedding: one linear map of each flattened patch (a convolution with kernel =
+    /// stride = the patch, applied to each frame alone).
+    pub patch_embed: Linear,
+    /// Learned spatial position embedding, `[N, D]` (no temporal code: the recurrence orders
+    /// frames).
+    pub position: Param<Tensor<2>>,
+    /// The CLS token prepended to every frame, `[D]`.
+    pub cls: Param<Tensor<1>>,
+    /// The layers.
+    pub layers: Vec<Layer>,
+    /// LayerNorm after the last layer.
+    pub norm: LayerNorm,
+    /// The classification head, if any.
+    pub head: Option<Head>,
+    #[module(skip)]
+    patch: [usize; 2],
+    #[module(skip)]
+    pool: Pool,
+}
+
+/// What [`TRecViT::forward`] returns.
+#[derive(Debug, Clone)]
+pub struct TRecViTOutput {
+    /// The encoder's tokens, `[B, T, N + 1, D]` (CLS first).
+    pub tokens: Tensor<4>,
+    /// Class logits `[B, classes]` from all frames, if the model has a head.
+    pub logits: Option<Tensor<2>>,
+}
+
+/// Everything [`TRecViT::step`] carries from one frame to the next: per layer the temporal
+/// block's state for every patch position, and the running sum of the head's per-frame
+/// features. Its size does not depend on how many frames came before.
+#[derive(Debug, Clone, Default)]
+pub struct StreamState {
+    /// Per layer; empty before the first frame.
+    pub layers: Vec<RecurrentState>,
+    /// Sum of the head's per-frame features, `[B, F]`.
+    pub head_sum: Option<Tensor<2>>,
+    /// Frames seen.
+    pub frames: usize,
+}
+
+impl StreamState {
+    /// Values held, for all the videos together: recurrent states and the head's running sum.
+    pub fn len(&self) -> usize {
+        let recurrent: usize = self
+            .layers
+            .iter()
+            .map(|s| s.len_per_sequence() * s.lru.dims()[0])
+            .sum();
+        recurrent
+            + self
+                .head_sum
+                .as_ref()
+                .map_or(0, |h| h.shape().num_elements())
+    }
+
+    /// Whether nothing has been streamed yet.
+    pub fn is_empty(&self) -> bool {
+        self.frames == 0
+    }
+}
+
+impl TRecViT {
+    /// Frames `[B, H, W, C]` → tokens `[B, N + 1, D]`: patch embedding, position, CLS.
+    fn tokenize(&self, frames: Tensor<4>) -> Tensor<3> {
+        let [b, h, w, c] = frames.dims();
+        let [ph, pw] = self.patch;
+        let (gh, gw) = (h / ph, w / pw);
+        let patches = frames
+            .reshape([b, gh, ph, gw, pw, c])
+            .permute([0, 1, 3, 2, 4, 5])
+            .reshape([b, gh * gw, ph * pw * c]);
+        let d = self.cls.dims()[0];
+        let tokens = self.patch_embed.forward(patches) + self.position.val().unsqueeze::<3>();
+        let cls = self.cls.val().reshape([1, 1, d]).expand([b, 1, d]);
+        Tensor::cat(vec![cls, tokens], 1)
+    }
+
+    /// Runs the layers on `x` (`[B, T, N', D]`), continuing from `states` (one per layer, for
+    /// `B·N'` sequences) when given. Returns the normalised tokens and the new states.
+    fn encode(
+        &self,
+        mut x: Tensor<4>,
+        states: Option<Vec<RecurrentState>>,
+    ) -> (Tensor<4>, Vec<RecurrentState>) {
+        let [b, t, n, d] = x.dims();
+        let mut states = states.map(Vec::into_iter);
+        let mut next = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            // Time: each patch position is a sequence of T tokens.
+            let tubes = x.permute([0, 2, 1, 3]).reshape([b * n, t, d]);
+            let state = states.as_mut().and_then(Iterator::next);
+            let (tubes, state) = layer.temporal.forward(tubes, state);
+            next.push(state);
+            x = tubes.reshape([b, n, t, d]).permute([0, 2, 1, 3]);
+            // Space: each frame is a set of N' tokens.
+            let frames = layer.spatial.forward(x.reshape([b * t, n, d]));
+            x = frames.reshape([b, t, n, d]);
+        }
+        (self.norm.forward(x), next)
+    }
+
+    /// What the head pools from each frame: `[B, T, D]`.
+    fn pooled(&self, tokens: Tensor<4>) -> Tensor<3> {
+        let [b, t, n, d] = tokens.dims();
+        match self.pool {
+            Pool::Cls => tokens.slice(s![.., .., 0..1, ..]).reshape([b, t, d]),
+            Pool::Gap => tokens
+                .slice(s![.., .., 1..n, ..])
+                .mean_dim(2)
+                .reshape([b, t, d]),
+        }
+    }
+
+    /// A whole clip `[B, T, H, W, C]` (values in [0, 1], channels last as in the release).
+    pub fn forward(&self, video: Tensor<5>) -> TRecViTOutput {
+        let [b, t, h, w, c] = video.dims();
+        let tokens = self.tokenize(video.reshape([b * t, h, w, c]));
+        let [_, n, d] = tokens.dims();
+        let (tokens, _) = self.encode(tokens.reshape([b, t, n, d]), None);
+        let logits = self.head.as_ref().map(|head| {
+            let features = head.frame_features(self.pooled(tokens.clone()));
+            let features = features.mean_dim(1).squeeze_dim::<2>(1);
+            head.classifier.forward(features)
+        });
+        TRecViTOutput { tokens, logits }
+    }
+
+    /// The next frame `[B, H, W, C]` of the videos summarised by `state` (start from
+    /// `StreamState::default()`). Returns the frame's tokens `[B, N + 1, D]` and the new state.
+    pub fn step(&self, frame: Tensor<4>, state: StreamState) -> (Tensor<3>, StreamState) {
+        let tokens = self.tokenize(frame).unsqueeze_dim::<4>(1);
+        let previous = (!state.layers.is_empty()).then_some(state.layers);
+        let (tokens, layers) = self.encode(tokens, previous);
+        let head_sum = self.head.as_ref().map(|head| {
+            let features = head
+                .frame_features(self.pooled(tokens.clone()))
+                .squeeze_dim::<2>(1);
+            match state.head_sum {
+                Some(sum) => sum + features,
+                None => features,
+            }
+        });
+        let [b, _, n, d] = tokens.dims();
+        let next = StreamState {
+            layers,
+            head_sum,
+            frames: state.frames + 1,
+        };
+        (tokens.reshape([b, n, d]), next)
+    }
+
+    /// The logits of everything streamed so far (the head's mean over all frames seen).
+    pub fn stream_logits(&self, state: &StreamState) -> Option<Tensor<2>> {
+        let head = self.head.as_ref()?;
+        let sum = state.head_sum.clone()?;
+        Some(head.classifier.forward(sum.div_scalar(state.frames as f64)))
+    }
+}

@@ -1,0 +1,151 @@
+//! The real-gated linear recurrent unit (RG-LRU) of Griffin (De et al., 2024), as TRecViT uses
+//! it to mix each token's sequence over time (TRecViT §3.1, Eq. 1–4):
+//!
+//! ```text
+//! g_x = σ(W_x u_t + b_x)                       input gate          (Eq. 1)
+//! g_a = σ(W_a u_t + b_a)                       recurrence gate     (Eq. 2)
+//! a_t = exp(−c · g_a · softplus(Λ))            decay, = r^(c·g_a)  (Eq. 3, c = 8)
+//! h_t = a_t ⊙ h_{t−1} + √(1 − a_t²) ⊙ (g_x ⊙ u_t)                  (Eq. 4)
+//! ```
+//!
+//! At the start of a sequence the previous state is zero and the first input is not scaled by
+//! `√(1 − a_0²)` (the released code's reset); a call that continues a sequence passes its state.
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::{sigmoid, softplus};
+use serde::{Deserialize, Serialize};
+
+use super::block_diagonal::BlockDiagonalLinear;
+use super::scan::{ScanImpl, linear_scan};
+
+/// How the decay radii `r = exp(−softplus(Λ))` are drawn at initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecayInit {
+    /// `r ~ U[min, max]` (the paper: "σ(λ) initialised uniform in [λ_min, λ_max]").
+    UniformRadius,
+    /// `r² ~ U[min², max²]` (the released code).
+    UniformRadiusSquared,
+}
+
+/// Settings of an [`RgLru`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RgLruConfig {
+    /// Channels `W`.
+    pub width: usize,
+    /// Blocks of the block-diagonal gates (the heads; must divide `width`).
+    pub blocks: usize,
+    /// `c` in `a = exp(−c · g_a · softplus(Λ))`; 8 in Griffin and TRecViT.
+    pub c: f64,
+    /// Smallest initial decay radius (0.6 in the paper, 0.5 in the released model).
+    pub min_rad: f64,
+    /// Largest initial decay radius (0.999).
+    pub max_rad: f64,
+    /// How radii are drawn.
+    pub init: DecayInit,
+    /// How the recurrence runs over time.
+    pub scan: ScanImpl,
+}
+
+impl RgLruConfig {
+    /// The paper's settings for `width` channels in `blocks` blocks: radii `U[0.6, 0.999]`.
+    pub fn paper(width: usize, blocks: usize) -> Self {
+        Self {
+            width,
+            blocks,
+            c: 8.0,
+            min_rad: 0.6,
+            max_rad: 0.999,
+            init: DecayInit::UniformRadius,
+            scan: ScanImpl::Sequential,
+        }
+    }
+
+    /// The released checkpoint's settings: radii with `r² ~ U[0.5², 0.999²]`.
+    pub fn release(width: usize, blocks: usize) -> Self {
+        Self {
+            min_rad: 0.5,
+            init: DecayInit::UniformRadiusSquared,
+            ..Self::paper(width, blocks)
+        }
+    }
+
+    /// A unit with fresh weights.
+    pub fn init(&self, device: &Device) -> RgLru {
+        let n = self.width;
+        let radius = match self.init {
+            DecayInit::UniformRadius => Tensor::<1>::random(
+                [n],
+                Distribution::Uniform(self.min_rad, self.max_rad),
+                device,
+            ),
+            DecayInit::UniformRadiusSquared => Tensor::<1>::random(
+                [n],
+                Distribution::Uniform(self.min_rad.powi(2), self.max_rad.powi(2)),
+                device,
+            )
+            .sqrt(),
+        };
+        // softplus(Λ) = −ln r  ⇔  Λ = ln(1/r − 1)
+        let lambda = radius.recip().sub_scalar(1.0).log();
+        RgLru {
+            input_gate: BlockDiagonalLinear::new(n, self.blocks, device),
+            decay_gate: BlockDiagonalLinear::new(n, self.blocks, device),
+            lambda: Param::from_tensor(lambda),
+            c: self.c,
+            scan: self.scan,
+        }
+    }
+}
+
+/// Below this, `1 − a²` is floored inside the square root, which bounds its derivative at 1000
+/// as the released code's custom gradient does.
+const MIN_ONE_MINUS_A2: f64 = 2.5e-7;
+
+/// The real-gated LRU.
+#[derive(Module, Debug)]
+pub struct RgLru {
+    /// `W_x`, `b_x`.
+    pub input_gate: BlockDiagonalLinear,
+    /// `W_a`, `b_a`.
+    pub decay_gate: BlockDiagonalLinear,
+    /// `Λ`, `[W]`: the decay radius is `exp(−softplus(Λ))`.
+    pub lambda: Param<Tensor<1>>,
+    #[module(skip)]
+    c: f64,
+    #[module(skip)]
+    scan: ScanImpl,
+}
+
+impl RgLru {
+    /// The decay radii `r = exp(−softplus(Λ))`, `[W]`.
+    pub fn radii(&self) -> Tensor<1> {
+        softplus(self.lambda.val(), 1.0).neg().exp()
+    }
+
+    /// Runs over `u` (`[B, T, W]`). `state` is the `h` left by a previous call on the same
+    /// sequences; `None` starts them. Returns every `h_t` and the last.
+    pub fn forward(&self, u: Tensor<3>, state: Option<Tensor<2>>) -> (Tensor<3>, Tensor<2>) {
+        let [batch, time, width] = u.dims();
+        let gate_x = sigmoid(self.input_gate.forward(u.clone()));
+        let gate_a = sigmoid(self.decay_gate.forward(u.clone()));
+        let rate = softplus(self.lambda.val(), 1.0).reshape([1, 1, width]);
+        let log_a = (gate_a * rate).mul_scalar(-self.c);
+        let a = log_a.clone().exp();
+        let mut norm = log_a
+            .mul_scalar(2.0)
+            .exp()
+            .neg()
+            .add_scalar(1.0)
+            .clamp_min(MIN_ONE_MINUS_A2)
+            .sqrt();
+        if state.is_none() && time > 0 {
+            // Reset: the first input of a sequence enters unscaled.
+            let first = Tensor::ones([batch, 1, width], &u.device());
+            norm = Tensor::cat(vec![first, norm.slice(s![.., 1..time, ..])], 1);
+        }
+        let b = norm * gate_x * u;
+        linear_scan(a, b, state, self.scan)
+    }
+}

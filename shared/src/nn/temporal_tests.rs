@@ -1,0 +1,270 @@
+//! The temporal layers against closed forms, each other, finite differences and their own
+//! streaming use.
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use super::*;
+use crate::host_values;
+use crate::train::device_rng_lock;
+
+fn max_gap(a: Tensor<3>, b: Tensor<3>) -> f32 {
+    host_values(a)
+        .iter()
+        .zip(host_values(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Decays in (0.3, 0.999) and inputs from N(0, 1).
+fn scan_inputs(batch: usize, time: usize, width: usize, device: &Device) -> (Tensor<3>, Tensor<3>) {
+    let a = Tensor::random(
+        [batch, time, width],
+        Distribution::Uniform(0.3, 0.999),
+        device,
+    );
+    let b = Tensor::random([batch, time, width], Distribution::Normal(0.0, 1.0), device);
+    (a, b)
+}
+
+const IMPLEMENTATIONS: [ScanImpl; 4] = [
+    ScanImpl::LogDepth,
+    ScanImpl::Chunked { chunk: 4 },
+    ScanImpl::Chunked { chunk: 16 },
+    ScanImpl::Chunked { chunk: 1 },
+];
+
+#[test]
+fn scan_matches_its_closed_form() {
+    let device = Device::default();
+    let a = Tensor::<3>::full([1, 3, 1], 0.5, &device);
+    let b = Tensor::<3>::ones([1, 3, 1], &device);
+    for scan in std::iter::once(ScanImpl::Sequential).chain(IMPLEMENTATIONS) {
+        let (h, last) = linear_scan(a.clone(), b.clone(), None, scan);
+        // 1, 0.5·1 + 1, 0.5·1.5 + 1
+        assert_eq!(host_values(h), vec![1.0, 1.5, 1.75], "{scan:?}");
+        assert_eq!(host_values(last), vec![1.75]);
+        let h0 = Some(Tensor::<2>::full([1, 1], 2.0, &device));
+        let (h, _) = linear_scan(a.clone(), b.clone(), h0, scan);
+        assert_eq!(host_values(h), vec![2.0, 2.0, 2.0], "{scan:?} from h0 = 2");
+    }
+}
+
+#[test]
+fn scan_implementations_agree_with_the_sequential_reference() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(1);
+    for time in [1, 5, 16, 37] {
+        let (a, b) = scan_inputs(2, time, 3, &device);
+        let h0 = Tensor::<2>::random([2, 3], Distribution::Normal(0.0, 1.0), &device);
+        for start in [None, Some(h0)] {
+            let (reference, ref_last) =
+                linear_scan(a.clone(), b.clone(), start.clone(), ScanImpl::Sequential);
+            for scan in IMPLEMENTATIONS {
+                let (h, last) = linear_scan(a.clone(), b.clone(), start.clone(), scan);
+                let gap = max_gap(h, reference.clone());
+                assert!(gap < 1e-5, "{scan:?}, T = {time}: {gap}");
+                let gap = max_gap(last.unsqueeze(), ref_last.clone().unsqueeze());
+                assert!(gap < 1e-5, "{scan:?}, T = {time}, last state: {gap}");
+            }
+        }
+    }
+}
+
+/// `Σ w ⊙ h` for fixed weights `w`, with gradients to `a`, `b` and `h0`.
+fn scan_gradients(scan: ScanImpl, seed: u64) -> Vec<Vec<f32>> {
+    let device = Device::default().autodiff();
+    device.seed(seed);
+    let (a, b) = scan_inputs(2, 13, 3, &device);
+    let h0 = Tensor::<2>::random([2, 3], Distribution::Normal(0.0, 1.0), &device);
+    let weights = Tensor::<3>::random([2, 13, 3], Distribution::Normal(0.0, 1.0), &device);
+    let (a, b, h0) = (a.require_grad(), b.require_grad(), h0.require_grad());
+    let (h, last) = linear_scan(a.clone(), b.clone(), Some(h0.clone()), scan);
+    let loss = (h * weights).sum() + last.sum();
+    let grads = loss.backward();
+    vec![
+        host_values(a.grad(&grads).unwrap()),
+        host_values(b.grad(&grads).unwrap()),
+        host_values(h0.grad(&grads).unwrap()),
+    ]
+}
+
+#[test]
+fn scan_gradients_agree_across_implementations() {
+    let _lock = device_rng_lock();
+    let reference = scan_gradients(ScanImpl::Sequential, 2);
+    for scan in IMPLEMENTATIONS {
+        let grads = scan_gradients(scan, 2);
+        for (name, (g, r)) in ["a", "b", "h0"].iter().zip(grads.iter().zip(&reference)) {
+            let gap = g
+                .iter()
+                .zip(r)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            let scale = r.iter().map(|x| x.abs()).fold(1.0, f32::max);
+            assert!(gap <= 1e-5 * scale, "{scan:?}: d/d{name} differs by {gap}");
+        }
+    }
+}
+
+#[test]
+fn scan_gradient_matches_finite_differences() {
+    // f(a) = Σ_t h_t for a constant decay a over 4 steps of b = 1: f = 4 + 3a + 2a² + a³,
+    // f'(a) = 3 + 4a + 3a²; the autodiff gradient sums ∂f/∂a_t over t.
+    let device = Device::default().autodiff();
+    let value = 0.7f32;
+    let a = Tensor::<3>::full([1, 4, 1], value, &device).require_grad();
+    let b = Tensor::<3>::ones([1, 4, 1], &device);
+    for scan in std::iter::once(ScanImpl::Sequential).chain(IMPLEMENTATIONS) {
+        let (h, _) = linear_scan(a.clone(), b.clone(), None, scan);
+        let grads = h.sum().backward();
+        let autodiff: f32 = host_values(a.grad(&grads).unwrap()).iter().sum();
+        let f = |x: f32| 4.0 + 3.0 * x + 2.0 * x * x + x * x * x;
+        let eps = 1e-2;
+        let numeric = (f(value + eps) - f(value - eps)) / (2.0 * eps);
+        let exact = 3.0 + 4.0 * value + 3.0 * value * value;
+        assert!(
+            (autodiff - exact).abs() < 1e-4,
+            "{scan:?}: {autodiff} vs {exact}"
+        );
+        assert!((numeric - exact).abs() < 1e-3);
+    }
+}
+
+#[test]
+fn causal_conv_matches_its_definition_and_streams() {
+    let device = Device::default();
+    let mut conv = CausalConv1d::new(3, 1, &device);
+    conv.weight =
+        burn::module::Param::from_tensor(Tensor::from_floats([[1.0], [2.0], [3.0]], &device));
+    let x = Tensor::<3>::from_floats([[[1.0], [10.0], [100.0], [1000.0]]], &device);
+    let (y, cache) = conv.forward(x.clone(), None);
+    // y_t = 1·x_{t−2} + 2·x_{t−1} + 3·x_t, zeros before the start.
+    assert_eq!(host_values(y.clone()), vec![3.0, 32.0, 321.0, 3210.0]);
+    assert_eq!(host_values(cache), vec![100.0, 1000.0]);
+    let mut cache = None;
+    let mut frames = Vec::new();
+    for t in 0..4 {
+        let (out, next) = conv.forward(x.clone().slice(s![.., t..t + 1, ..]), cache);
+        frames.push(out);
+        cache = Some(next);
+    }
+    assert_eq!(max_gap(Tensor::cat(frames, 1), y), 0.0);
+}
+
+#[test]
+fn decay_radii_start_inside_the_configured_range() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(3);
+    for config in [RgLruConfig::paper(512, 8), RgLruConfig::release(512, 8)] {
+        let radii = host_values(config.init(&device).radii());
+        let (lo, hi) = (config.min_rad as f32 - 1e-5, config.max_rad as f32 + 1e-5);
+        assert!(radii.iter().all(|r| (lo..=hi).contains(r)), "{config:?}");
+        // U[min, max] has mean (min + max)/2; with r² uniform the mean radius is higher.
+        let mean = radii.iter().sum::<f32>() / radii.len() as f32;
+        let expected = match config.init {
+            DecayInit::UniformRadius => (0.6 + 0.999) / 2.0,
+            // E[√U(m², M²)] = (2/3)(M³ − m³)/(M² − m²)
+            DecayInit::UniformRadiusSquared => {
+                (2.0 / 3.0) * (0.999f32.powi(3) - 0.125) / (0.999f32.powi(2) - 0.25)
+            }
+        };
+        assert!(
+            (mean - expected).abs() < 0.02,
+            "{config:?}: mean {mean} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn rglru_resets_at_the_start_and_streams_in_pieces() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(4);
+    let lru = RgLruConfig::paper(8, 2).init(&device);
+    let u = Tensor::<3>::random([2, 9, 8], Distribution::Normal(0.0, 1.0), &device);
+    let (full, _) = lru.forward(u.clone(), None);
+    // h_0 = g_x ⊙ u_0: no previous state and no √(1 − a²) scaling.
+    let first = u.clone().slice(s![.., 0..1, ..]);
+    let gate = burn::tensor::activation::sigmoid(lru.input_gate.forward(first.clone()));
+    assert!(max_gap(full.clone().slice(s![.., 0..1, ..]), gate * first) < 1e-6);
+    // Frames 0..4, then 4..9 from the state: the same as all nine at once.
+    let (head, state) = lru.forward(u.clone().slice(s![.., 0..4, ..]), None);
+    let (tail, _) = lru.forward(u.slice(s![.., 4..9, ..]), Some(state));
+    assert!(max_gap(Tensor::cat(vec![head, tail], 1), full) < 1e-5);
+}
+
+fn small_block(device: &Device) -> RecurrentBlock {
+    RecurrentBlockConfig {
+        d_model: 6,
+        lru: RgLruConfig {
+            scan: ScanImpl::Chunked { chunk: 4 },
+            ..RgLruConfig::paper(12, 3)
+        },
+        conv_taps: 4,
+        depth: 2,
+    }
+    .init(device)
+}
+
+#[test]
+fn recurrent_block_streams_frame_by_frame_with_constant_state() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(5);
+    let block = small_block(&device);
+    let x = Tensor::<3>::random([3, 11, 6], Distribution::Normal(0.0, 1.0), &device);
+    let (full, _) = block.forward(x.clone(), None);
+    let mut state = None;
+    let mut frames = Vec::new();
+    let mut sizes = Vec::new();
+    for t in 0..11 {
+        let (y, next) = block.forward(x.clone().slice(s![.., t..t + 1, ..]), state);
+        sizes.push(next.len_per_sequence());
+        frames.push(y);
+        state = Some(next);
+    }
+    assert!(max_gap(Tensor::cat(frames, 1), full) < 1e-5);
+    // 3 cached frames + the state, of 12 channels each, whatever the length.
+    assert!(sizes.iter().all(|&s| s == 4 * 12), "{sizes:?}");
+}
+
+#[test]
+fn recurrent_block_is_causal() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(6);
+    let block = small_block(&device);
+    let x = Tensor::<3>::random([1, 10, 6], Distribution::Normal(0.0, 1.0), &device);
+    let bump = Tensor::<3>::zeros([1, 10, 6], &device)
+        .slice_assign(s![.., 6..7, ..], Tensor::ones([1, 1, 6], &device));
+    let (before, _) = block.forward(x.clone(), None);
+    let (after, _) = block.forward(x + bump, None);
+    let change = (after - before).abs().sum_dim(2).reshape([10]);
+    let change = host_values(change);
+    assert!(change[..6].iter().all(|&c| c == 0.0), "{change:?}");
+    assert!(change[6..].iter().all(|&c| c > 0.0), "{change:?}");
+}
+
+#[test]
+fn parameter_counts_match_the_released_trecvit_b_layer() {
+    let device = Device::default();
+    let temporal = RecurrentBlockConfig {
+        d_model: 768,
+        lru: RgLruConfig::release(1536, 12),
+        conv_taps: 4,
+        depth: 12,
+    }
+    .init(&device);
+    assert_eq!(temporal.num_params(), 3_949_056);
+    let spatial = VitBlockConfig {
+        d_model: 768,
+        heads: 12,
+        mlp_dim: 3072,
+    }
+    .init(&device);
+    assert_eq!(spatial.num_params(), 7_087_872);
+}
