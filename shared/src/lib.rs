@@ -40,3 +40,14 @@ pub fn host_values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .try_into_vec::<f32>()
         .unwrap_or_default()
 }
+
+/// The largest absolute difference between two tensors of the same shape, element by element
+/// (for equivalence checks: streaming against whole-sequence, one implementation against
+/// another).
+pub fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    host_values(a)
+        .iter()
+        .zip(host_values(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}

@@ -15,6 +15,7 @@ pub enum Pool {
 /// The classification head of the released code: per frame `tanh(W_r pooled)`, averaged over
 /// every frame of the clip, then a linear classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeadConfig {
     /// Width of the pre-logits layer (3072 in the release); `None` classifies the pooled
     /// token directly.
@@ -25,6 +26,7 @@ pub struct HeadConfig {
 
 /// Settings of a [`TRecViT`](crate::TRecViT).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TRecViTConfig {
     /// Frame height and width in pixels.
     pub image_size: [usize; 2],

@@ -40,8 +40,12 @@
 //! assert_eq!(logits.dims(), [2, 4]);
 //! ```
 
+pub mod baselines;
 pub mod config;
+pub mod cost;
 pub mod data;
+pub mod experiment;
+pub mod report;
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -63,7 +67,6 @@ impl TRecViTConfig {
             panic!("invalid TRecViT config: {problem}");
         }
         let d = self.width;
-        let patch_values = self.patch[0] * self.patch[1] * self.in_channels;
         let temporal = RecurrentBlockConfig {
             d_model: d,
             lru: self.lru(),
@@ -81,31 +84,87 @@ impl TRecViTConfig {
                 spatial: spatial.init(device),
             })
             .collect();
-        let head = self.head.map(|h| {
-            let pre_logits = h.rep_size.map(|r| LinearConfig::new(d, r).init(device));
-            let features = h.rep_size.unwrap_or(d);
-            Head {
-                pre_logits,
-                classifier: LinearConfig::new(features, h.num_classes).init(device),
-            }
-        });
+        let head = self.head.map(|h| h.init(d, device));
         let model = TRecViT {
-            patch_embed: LinearConfig::new(patch_values, d).init(device),
+            tokenizer: self.tokenizer(device),
+            layers,
+            norm: LayerNormConfig::new(d).with_epsilon(1e-6).init(device),
+            head,
+            pool: self.pool,
+        };
+        // Weights depend on the seed alone, not on when they are first used.
+        kiln_core::train::materialize(&model);
+        model
+    }
+}
+
+impl TRecViTConfig {
+    /// The patch tokenizer of this config, with fresh weights.
+    pub fn tokenizer(&self, device: &Device) -> Tokenizer {
+        let d = self.width;
+        Tokenizer {
+            patch_embed: LinearConfig::new(self.patch[0] * self.patch[1] * self.in_channels, d)
+                .init(device),
             position: Param::from_tensor(Tensor::random(
                 [self.patches_per_frame(), d],
                 Distribution::Normal(0.0, 1.0 / (d as f64).sqrt()),
                 device,
             )),
             cls: Param::from_tensor(Tensor::zeros([d], device)),
-            layers,
-            norm: LayerNormConfig::new(d).with_epsilon(1e-6).init(device),
-            head,
             patch: self.patch,
-            pool: self.pool,
-        };
-        // Weights depend on the seed alone, not on when they are first used.
-        kiln_core::train::materialize(&model);
-        model
+        }
+    }
+}
+
+impl HeadConfig {
+    /// The head over `d`-wide tokens, with fresh weights.
+    pub fn init(&self, d: usize, device: &Device) -> Head {
+        let pre_logits = self.rep_size.map(|r| LinearConfig::new(d, r).init(device));
+        let features = self.rep_size.unwrap_or(d);
+        Head {
+            pre_logits,
+            classifier: LinearConfig::new(features, self.num_classes).init(device),
+        }
+    }
+}
+
+/// Cuts frames into patch tokens: a linear map of each flattened patch (a convolution with
+/// kernel = stride = the patch, applied to each frame alone), a learned spatial position
+/// embedding (no temporal code: the recurrence orders frames), and a CLS token in front.
+#[derive(Module, Debug)]
+pub struct Tokenizer {
+    /// The patch embedding.
+    pub patch_embed: Linear,
+    /// Learned spatial position embedding, `[N, D]`.
+    pub position: Param<Tensor<2>>,
+    /// The CLS token prepended to every frame, `[D]`.
+    pub cls: Param<Tensor<1>>,
+    #[module(skip)]
+    patch: [usize; 2],
+}
+
+impl Tokenizer {
+    /// Frames `[B, H, W, C]` → tokens `[B, N + 1, D]`.
+    pub fn forward(&self, frames: Tensor<4>) -> Tensor<3> {
+        let [b, h, w, c] = frames.dims();
+        let [ph, pw] = self.patch;
+        let (gh, gw) = (h / ph, w / pw);
+        let patches = frames
+            .reshape([b, gh, ph, gw, pw, c])
+            .permute([0, 1, 3, 2, 4, 5])
+            .reshape([b, gh * gw, ph * pw * c]);
+        let d = self.cls.dims()[0];
+        let tokens = self.patch_embed.forward(patches) + self.position.val().unsqueeze::<3>();
+        let cls = self.cls.val().reshape([1, 1, d]).expand([b, 1, d]);
+        Tensor::cat(vec![cls, tokens], 1)
+    }
+
+    /// A whole clip `[B, T, H, W, C]` → tokens `[B, T, N + 1, D]`.
+    pub fn clip(&self, video: Tensor<5>) -> Tensor<4> {
+        let [b, t, h, w, c] = video.dims();
+        let tokens = self.forward(video.reshape([b * t, h, w, c]));
+        let [_, n, d] = tokens.dims();
+        tokens.reshape([b, t, n, d])
     }
 }
 
@@ -128,6 +187,13 @@ pub struct Head {
 }
 
 impl Head {
+    /// Logits `[B, classes]` of a clip from its pooled frames `[B, T, D]`: the per-frame
+    /// features averaged over every frame, then the classifier.
+    pub fn clip_logits(&self, pooled: Tensor<3>) -> Tensor<2> {
+        let features = self.frame_features(pooled).mean_dim(1).squeeze_dim::<2>(1);
+        self.classifier.forward(features)
+    }
+
     /// Per-frame features `[B, T, D]` → `tanh(W_r ·)` (or the features themselves).
     fn frame_features(&self, pooled: Tensor<3>) -> Tensor<3> {
         match &self.pre_logits {
@@ -140,14 +206,8 @@ impl Head {
 /// The model.
 #[derive(Module, Debug)]
 pub struct TRecViT {
-    /// Patch embedding: one linear map of each flattened patch (a convolution with kernel =
-    /// stride = the patch, applied to each frame alone).
-    pub patch_embed: Linear,
-    /// Learned spatial position embedding, `[N, D]` (no temporal code: the recurrence orders
-    /// frames).
-    pub position: Param<Tensor<2>>,
-    /// The CLS token prepended to every frame, `[D]`.
-    pub cls: Param<Tensor<1>>,
+    /// Frames to tokens.
+    pub tokenizer: Tokenizer,
     /// The layers.
     pub layers: Vec<Layer>,
     /// LayerNorm after the last layer.
@@ -155,9 +215,19 @@ pub struct TRecViT {
     /// The classification head, if any.
     pub head: Option<Head>,
     #[module(skip)]
-    patch: [usize; 2],
-    #[module(skip)]
     pool: Pool,
+}
+
+/// What the head reads from each frame of `tokens` (`[B, T, N + 1, D]`): `[B, T, D]`.
+pub fn pool_frames(tokens: Tensor<4>, pool: Pool) -> Tensor<3> {
+    let [b, t, n, d] = tokens.dims();
+    match pool {
+        Pool::Cls => tokens.slice(s![.., .., 0..1, ..]).reshape([b, t, d]),
+        Pool::Gap => tokens
+            .slice(s![.., .., 1..n, ..])
+            .mean_dim(2)
+            .reshape([b, t, d]),
+    }
 }
 
 /// What [`TRecViT::forward`] returns.
@@ -204,21 +274,6 @@ impl StreamState {
 }
 
 impl TRecViT {
-    /// Frames `[B, H, W, C]` → tokens `[B, N + 1, D]`: patch embedding, position, CLS.
-    fn tokenize(&self, frames: Tensor<4>) -> Tensor<3> {
-        let [b, h, w, c] = frames.dims();
-        let [ph, pw] = self.patch;
-        let (gh, gw) = (h / ph, w / pw);
-        let patches = frames
-            .reshape([b, gh, ph, gw, pw, c])
-            .permute([0, 1, 3, 2, 4, 5])
-            .reshape([b, gh * gw, ph * pw * c]);
-        let d = self.cls.dims()[0];
-        let tokens = self.patch_embed.forward(patches) + self.position.val().unsqueeze::<3>();
-        let cls = self.cls.val().reshape([1, 1, d]).expand([b, 1, d]);
-        Tensor::cat(vec![cls, tokens], 1)
-    }
-
     /// Runs the layers on `x` (`[B, T, N', D]`), continuing from `states` (one per layer, for
     /// `B·N'` sequences) when given. Returns the normalised tokens and the new states.
     fn encode(
@@ -243,41 +298,25 @@ impl TRecViT {
         (self.norm.forward(x), next)
     }
 
-    /// What the head pools from each frame: `[B, T, D]`.
-    fn pooled(&self, tokens: Tensor<4>) -> Tensor<3> {
-        let [b, t, n, d] = tokens.dims();
-        match self.pool {
-            Pool::Cls => tokens.slice(s![.., .., 0..1, ..]).reshape([b, t, d]),
-            Pool::Gap => tokens
-                .slice(s![.., .., 1..n, ..])
-                .mean_dim(2)
-                .reshape([b, t, d]),
-        }
-    }
-
     /// A whole clip `[B, T, H, W, C]` (values in [0, 1], channels last as in the release).
     pub fn forward(&self, video: Tensor<5>) -> TRecViTOutput {
-        let [b, t, h, w, c] = video.dims();
-        let tokens = self.tokenize(video.reshape([b * t, h, w, c]));
-        let [_, n, d] = tokens.dims();
-        let (tokens, _) = self.encode(tokens.reshape([b, t, n, d]), None);
-        let logits = self.head.as_ref().map(|head| {
-            let features = head.frame_features(self.pooled(tokens.clone()));
-            let features = features.mean_dim(1).squeeze_dim::<2>(1);
-            head.classifier.forward(features)
-        });
+        let (tokens, _) = self.encode(self.tokenizer.clip(video), None);
+        let logits = self
+            .head
+            .as_ref()
+            .map(|head| head.clip_logits(pool_frames(tokens.clone(), self.pool)));
         TRecViTOutput { tokens, logits }
     }
 
     /// The next frame `[B, H, W, C]` of the videos summarised by `state` (start from
     /// `StreamState::default()`). Returns the frame's tokens `[B, N + 1, D]` and the new state.
     pub fn step(&self, frame: Tensor<4>, state: StreamState) -> (Tensor<3>, StreamState) {
-        let tokens = self.tokenize(frame).unsqueeze_dim::<4>(1);
+        let tokens = self.tokenizer.forward(frame).unsqueeze_dim::<4>(1);
         let previous = (!state.layers.is_empty()).then_some(state.layers);
         let (tokens, layers) = self.encode(tokens, previous);
         let head_sum = self.head.as_ref().map(|head| {
             let features = head
-                .frame_features(self.pooled(tokens.clone()))
+                .frame_features(pool_frames(tokens.clone(), self.pool))
                 .squeeze_dim::<2>(1);
             match state.head_sum {
                 Some(sum) => sum + features,

@@ -5,9 +5,9 @@
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use kiln_core::host_values;
 use kiln_core::nn::ScanImpl;
 use kiln_core::train::{device_rng_lock, parameter_values};
+use kiln_core::{host_values, max_abs_diff};
 use kiln_trecvit::{StreamState, TRecViT, TRecViTConfig};
 
 #[test]
@@ -45,14 +45,6 @@ fn frame(video: &Tensor<5>, t: usize) -> Tensor<4> {
     video.clone().slice(s![.., t..t + 1]).squeeze_dim::<4>(1)
 }
 
-fn max_gap<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    host_values(a)
-        .iter()
-        .zip(host_values(b))
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 #[test]
 fn streaming_frame_by_frame_equals_the_whole_clip() {
     let _lock = device_rng_lock();
@@ -67,9 +59,9 @@ fn streaming_frame_by_frame_equals_the_whole_clip() {
         frames.push(tokens.unsqueeze_dim::<4>(1));
         state = next;
     }
-    let gap = max_gap(Tensor::cat(frames, 1), whole.tokens);
+    let gap = max_abs_diff(Tensor::cat(frames, 1), whole.tokens);
     assert!(gap < 1e-5, "tokens differ by {gap}");
-    let gap = max_gap(model.stream_logits(&state).unwrap(), whole.logits.unwrap());
+    let gap = max_abs_diff(model.stream_logits(&state).unwrap(), whole.logits.unwrap());
     assert!(gap < 1e-5, "logits differ by {gap}");
 }
 
@@ -103,7 +95,7 @@ fn scan_implementations_give_the_same_model() {
     let reference = reference_model.forward(clip.clone());
     for scan in [ScanImpl::LogDepth, ScanImpl::Chunked { chunk: 4 }] {
         let out = tiny(scan, 6, &device).forward(clip.clone());
-        let gap = max_gap(out.tokens, reference.tokens.clone());
+        let gap = max_abs_diff(out.tokens, reference.tokens.clone());
         assert!(gap < 1e-5, "{scan:?}: {gap}");
     }
 }
@@ -163,7 +155,7 @@ fn configs_that_do_not_fit_say_why() {
 fn a_tiny_trecvit_learns_which_way_a_square_moves() {
     use burn::optim::{AdamWConfig, GradientsParams};
     use kiln_core::train::{accuracy, cross_entropy};
-    use kiln_trecvit::data::MovingSquares;
+    use kiln_trecvit::data::{Labels, Motion, Sprite};
 
     let _lock = device_rng_lock();
     let device = Device::default().autodiff();
@@ -176,15 +168,17 @@ fn a_tiny_trecvit_learns_which_way_a_square_moves() {
         heads: 2,
         mlp_dim: 64,
         lru_width: 32,
-        ..TRecViTConfig::tiny(MovingSquares::CLASSES)
+        ..TRecViTConfig::tiny(Labels::Direction.classes())
     };
     let mut model = config.init(&device);
-    let task = MovingSquares {
+    let task = Motion {
         side: 16,
         frames: 8,
-        square: 4,
+        speed: (1, 1),
+        labels: Labels::Direction,
     };
-    let (x, y) = task.clips(64, 12, &device);
+    let square = [Sprite::square(4)];
+    let (x, y) = task.clips(&square, 64, 12, &device);
     let mut optim = AdamWConfig::new().init();
     let mut steps = 0;
     let mut train_accuracy = 0.0;
@@ -205,7 +199,7 @@ fn a_tiny_trecvit_learns_which_way_a_square_moves() {
         100.0 * train_accuracy
     );
     // Fresh clips of the same task: the direction was learned, not the 64 clips.
-    let (x, y) = task.clips(64, 13, &device);
+    let (x, y) = task.clips(&square, 64, 13, &device);
     let held_out = accuracy(model.valid().forward(x.inner()).logits.unwrap(), y.inner());
     assert!(held_out >= 0.8, "held-out {:.0}%", 100.0 * held_out);
 }

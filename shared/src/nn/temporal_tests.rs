@@ -6,16 +6,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use super::*;
-use crate::host_values;
 use crate::train::device_rng_lock;
-
-fn max_gap(a: Tensor<3>, b: Tensor<3>) -> f32 {
-    host_values(a)
-        .iter()
-        .zip(host_values(b))
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+use crate::{host_values, max_abs_diff};
 
 /// Decays in (0.3, 0.999) and inputs from N(0, 1).
 fn scan_inputs(batch: usize, time: usize, width: usize, device: &Device) -> (Tensor<3>, Tensor<3>) {
@@ -64,9 +56,9 @@ fn scan_implementations_agree_with_the_sequential_reference() {
                 linear_scan(a.clone(), b.clone(), start.clone(), ScanImpl::Sequential);
             for scan in IMPLEMENTATIONS {
                 let (h, last) = linear_scan(a.clone(), b.clone(), start.clone(), scan);
-                let gap = max_gap(h, reference.clone());
+                let gap = max_abs_diff(h, reference.clone());
                 assert!(gap < 1e-5, "{scan:?}, T = {time}: {gap}");
-                let gap = max_gap(last.unsqueeze(), ref_last.clone().unsqueeze());
+                let gap = max_abs_diff(last, ref_last.clone());
                 assert!(gap < 1e-5, "{scan:?}, T = {time}, last state: {gap}");
             }
         }
@@ -151,7 +143,7 @@ fn causal_conv_matches_its_definition_and_streams() {
         frames.push(out);
         cache = Some(next);
     }
-    assert_eq!(max_gap(Tensor::cat(frames, 1), y), 0.0);
+    assert_eq!(max_abs_diff(Tensor::cat(frames, 1), y), 0.0);
 }
 
 #[test]
@@ -190,11 +182,11 @@ fn rglru_resets_at_the_start_and_streams_in_pieces() {
     // h_0 = g_x ⊙ u_0: no previous state and no √(1 − a²) scaling.
     let first = u.clone().slice(s![.., 0..1, ..]);
     let gate = burn::tensor::activation::sigmoid(lru.input_gate.forward(first.clone()));
-    assert!(max_gap(full.clone().slice(s![.., 0..1, ..]), gate * first) < 1e-6);
+    assert!(max_abs_diff(full.clone().slice(s![.., 0..1, ..]), gate * first) < 1e-6);
     // Frames 0..4, then 4..9 from the state: the same as all nine at once.
     let (head, state) = lru.forward(u.clone().slice(s![.., 0..4, ..]), None);
     let (tail, _) = lru.forward(u.slice(s![.., 4..9, ..]), Some(state));
-    assert!(max_gap(Tensor::cat(vec![head, tail], 1), full) < 1e-5);
+    assert!(max_abs_diff(Tensor::cat(vec![head, tail], 1), full) < 1e-5);
 }
 
 fn small_block(device: &Device) -> RecurrentBlock {
@@ -227,7 +219,7 @@ fn recurrent_block_streams_frame_by_frame_with_constant_state() {
         frames.push(y);
         state = Some(next);
     }
-    assert!(max_gap(Tensor::cat(frames, 1), full) < 1e-5);
+    assert!(max_abs_diff(Tensor::cat(frames, 1), full) < 1e-5);
     // 3 cached frames + the state, of 12 channels each, whatever the length.
     assert!(sizes.iter().all(|&s| s == 4 * 12), "{sizes:?}");
 }

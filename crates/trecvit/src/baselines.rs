@@ -1,0 +1,148 @@
+//! The two models TRecViT is compared with in the reproduction, built from the same tokenizer,
+//! ViT blocks and head:
+//!
+//! - [`FrameVit`]: no temporal mixing at all. Each frame is encoded alone and the head averages
+//!   the frames' features, so the order of frames cannot matter: on a task whose label is in
+//!   the motion it must stay at chance.
+//! - [`JointAttention`]: every token of every frame attends to every other, with a learned
+//!   temporal position embedding (ViViT's unfactorised "spatio-temporal attention" model, its
+//!   Model 1). It sees everything, at a cost quadratic in the number of frames.
+
+use burn::module::Param;
+use burn::nn::{LayerNorm, LayerNormConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use kiln_core::nn::{VitBlock, VitBlockConfig};
+
+use crate::{Head, Pool, TRecViTConfig, Tokenizer, pool_frames};
+
+fn vit_layers(config: &TRecViTConfig, device: &Device) -> Vec<VitBlock> {
+    let block = VitBlockConfig {
+        d_model: config.width,
+        heads: config.heads,
+        mlp_dim: config.mlp_dim,
+    };
+    (0..config.depth).map(|_| block.init(device)).collect()
+}
+
+fn final_norm(config: &TRecViTConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(config.width)
+        .with_epsilon(1e-6)
+        .init(device)
+}
+
+fn head(config: &TRecViTConfig, device: &Device) -> Head {
+    let head = config
+        .head
+        .expect("the baselines classify: give the config a head");
+    head.init(config.width, device)
+}
+
+/// A ViT applied to each frame alone; the head averages over frames.
+#[derive(Module, Debug)]
+pub struct FrameVit {
+    /// Frames to tokens.
+    pub tokenizer: Tokenizer,
+    /// ViT blocks.
+    pub layers: Vec<VitBlock>,
+    /// LayerNorm after the last block.
+    pub norm: LayerNorm,
+    /// The classification head.
+    pub head: Head,
+    #[module(skip)]
+    pool: Pool,
+}
+
+impl FrameVit {
+    /// The frame model with `config`'s tokenizer, ViT sizes and head (its temporal settings
+    /// are unused).
+    ///
+    /// # Panics
+    /// If `config` has no head.
+    pub fn new(config: &TRecViTConfig, device: &Device) -> Self {
+        let model = Self {
+            tokenizer: config.tokenizer(device),
+            layers: vit_layers(config, device),
+            norm: final_norm(config, device),
+            head: head(config, device),
+            pool: config.pool,
+        };
+        kiln_core::train::materialize(&model);
+        model
+    }
+
+    /// Class logits `[B, classes]` of clips `[B, T, H, W, C]`.
+    pub fn forward(&self, video: Tensor<5>) -> Tensor<2> {
+        let tokens = self.tokenizer.clip(video);
+        let [b, t, n, d] = tokens.dims();
+        let mut x = tokens.reshape([b * t, n, d]);
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        let x = self.norm.forward(x).reshape([b, t, n, d]);
+        self.head.clip_logits(pool_frames(x, self.pool))
+    }
+}
+
+/// Joint space-time attention over all tokens of a clip.
+#[derive(Module, Debug)]
+pub struct JointAttention {
+    /// Frames to tokens.
+    pub tokenizer: Tokenizer,
+    /// Learned temporal position embedding, `[max_frames, D]`.
+    pub time: Param<Tensor<2>>,
+    /// ViT blocks over all `T·(N + 1)` tokens.
+    pub layers: Vec<VitBlock>,
+    /// LayerNorm after the last block.
+    pub norm: LayerNorm,
+    /// The classification head.
+    pub head: Head,
+    #[module(skip)]
+    pool: Pool,
+}
+
+impl JointAttention {
+    /// The joint model with `config`'s tokenizer, ViT sizes and head, for clips of up to
+    /// `max_frames` frames.
+    ///
+    /// # Panics
+    /// If `config` has no head.
+    pub fn new(config: &TRecViTConfig, max_frames: usize, device: &Device) -> Self {
+        let d = config.width;
+        let model = Self {
+            tokenizer: config.tokenizer(device),
+            time: Param::from_tensor(Tensor::random(
+                [max_frames, d],
+                Distribution::Normal(0.0, 1.0 / (d as f64).sqrt()),
+                device,
+            )),
+            layers: vit_layers(config, device),
+            norm: final_norm(config, device),
+            head: head(config, device),
+            pool: config.pool,
+        };
+        kiln_core::train::materialize(&model);
+        model
+    }
+
+    /// Class logits `[B, classes]` of clips `[B, T, H, W, C]` (`T ≤ max_frames`).
+    ///
+    /// # Panics
+    /// If the clip is longer than `max_frames`.
+    pub fn forward(&self, video: Tensor<5>) -> Tensor<2> {
+        let tokens = self.tokenizer.clip(video);
+        let [b, t, n, d] = tokens.dims();
+        let max_frames = self.time.dims()[0];
+        assert!(
+            t <= max_frames,
+            "a clip of {t} frames; this model takes at most {max_frames}"
+        );
+        let time = self.time.val().slice(s![0..t, ..]).reshape([1, t, 1, d]);
+        let mut x = (tokens + time).reshape([b, t * n, d]);
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        let x = self.norm.forward(x).reshape([b, t, n, d]);
+        self.head.clip_logits(pool_frames(x, self.pool))
+    }
+}

@@ -1,0 +1,91 @@
+//! The reproduction pipeline on generated digits (no download), and the shipped configs.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use kiln_core::data::ImageDataset;
+use kiln_core::report::RunInfo;
+use kiln_core::train::{PeakAlloc, PhaseStore};
+use kiln_trecvit::experiment::{self, Digits, ExperimentConfig, ModelKind};
+
+fn config_path(scale: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/trecvit/{scale}.ron"))
+}
+
+#[test]
+fn shipped_configs_parse_and_validate() {
+    for scale in ["smoke", "cpu"] {
+        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
+        assert_eq!(config.scale, scale);
+    }
+}
+
+fn load_edited(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(config_path("smoke")).unwrap();
+    assert!(text.contains(from), "the smoke config has no `{from}`");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.ron");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    ExperimentConfig::load(&path).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_configs_are_errors_that_say_what_is_wrong() {
+    let message = load_edited("seed: 0,", "sed: 0, seed: 0,");
+    assert!(
+        message.contains("bad.ron") && message.contains("sed"),
+        "{message}"
+    );
+    let message = load_edited("num_classes: 4", "num_classes: 2");
+    assert!(message.contains("num_classes 4"), "{message}");
+    let message = load_edited("patch: (8, 8)", "patch: (7, 7)");
+    assert!(message.contains("must tile"), "{message}");
+    let message = load_edited("side: 32,", "side: 16,");
+    assert!(message.contains("image_size must be [16, 16]"), "{message}");
+}
+
+#[test]
+fn the_smoke_pipeline_runs_on_generated_digits_and_reports() {
+    let config = ExperimentConfig::load(&config_path("smoke")).unwrap();
+    let images = ImageDataset::synthetic_rows(40, 1);
+    // 14×14 stand-ins for digits, shrunk like MNIST's 28×28 ones would be.
+    let task = experiment::TaskConfig {
+        shrink: 1,
+        ..config.task.clone()
+    };
+    let digits = Digits::from_datasets(&images, &images, &task);
+    let device = Device::default();
+    let mut phases = PhaseStore::in_memory();
+    let alloc = PeakAlloc::new();
+    let results = experiment::run(&config, &digits, 0, &device, &alloc, &mut phases).unwrap();
+    assert_eq!(results.len(), 3);
+    let trecvit = results
+        .iter()
+        .find(|r| r.kind == ModelKind::TRecViT)
+        .unwrap();
+    assert!(trecvit.streaming_gap.unwrap() < 1e-4);
+    assert_eq!(trecvit.frame_latency.len(), config.latency_frames.len());
+    let run = RunInfo {
+        command: "test".into(),
+        scale: "smoke".into(),
+        backend: "flex".into(),
+        seeds: vec![0],
+        finished_utc: String::new(),
+        wall_seconds: 0.0,
+    };
+    let report = kiln_trecvit::report::build(&config, &results, run).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    report.write(dir.path()).unwrap();
+    for file in [
+        "report.md",
+        "latency_vs_T.svg",
+        "params_flops.md",
+        "streaming_check.txt",
+        "scaling.csv",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} was not written");
+    }
+    assert_eq!(report.claims.len(), 10, "{}", report.to_markdown());
+}
