@@ -50,6 +50,9 @@ pub struct TRecViTConfig {
     pub decay_init: DecayInit,
     /// How the recurrence runs over time.
     pub scan: ScanImpl,
+    /// Complex decays with a learned phase (Griffin's option; the paper found no gain, §3.1).
+    #[serde(default)]
+    pub complex_lru: bool,
     /// Taps of the temporal convolution (4).
     pub conv_taps: usize,
     /// What summarises a frame for the head.
@@ -74,6 +77,7 @@ impl TRecViTConfig {
             min_rad: 0.6,
             decay_init: DecayInit::UniformRadius,
             scan: ScanImpl::Sequential,
+            complex_lru: false,
             conv_taps: 4,
             pool: Pool::Cls,
             head: Some(HeadConfig {
@@ -153,6 +157,7 @@ impl TRecViTConfig {
             max_rad: 0.999,
             init: self.decay_init,
             scan: self.scan,
+            only_real: !self.complex_lru,
         }
     }
 
@@ -165,9 +170,21 @@ impl TRecViTConfig {
                 "patches of {ph}×{pw} must tile the {h}×{w} frames exactly"
             ));
         }
+        let state_width = if self.complex_lru {
+            self.lru_width / 2
+        } else {
+            self.lru_width
+        };
+        if self.complex_lru && !self.lru_width.is_multiple_of(2) {
+            return Err(format!(
+                "a complex LRU needs an even lru_width, found {}",
+                self.lru_width
+            ));
+        }
         if self.heads == 0
             || !self.width.is_multiple_of(self.heads)
             || !self.lru_width.is_multiple_of(self.heads)
+            || !state_width.is_multiple_of(self.heads)
         {
             return Err(format!(
                 "{} heads must divide the width {} and the LRU width {}",

@@ -83,12 +83,16 @@ pub fn trecvit(config: &TRecViTConfig, frames: usize) -> Cost {
         patches: config.patches_per_frame(),
         classes: config.head.map_or(0, |h| h.num_classes),
     };
+    // A complex LRU keeps W/2 complex numbers: gates W → W/2, and a phase beside each decay.
+    let state = if config.complex_lru { w / 2 } else { w };
+    let decay_params = if config.complex_lru { 2 * state } else { state };
     let gate_block = w / config.heads;
+    let gate_out = state / config.heads;
     let temporal_params = 2 * linear_params(d, w)
         + linear_params(w, d)
         + ((config.conv_taps + 1) * w) as u64
-        + 2 * (config.heads * gate_block * gate_block + w) as u64
-        + w as u64
+        + 2 * (config.heads * gate_block * gate_out + state) as u64
+        + decay_params as u64
         + d as u64;
     let head_params = config.head.map_or(0, |h| match h.rep_size {
         Some(r) => linear_params(d, r) + linear_params(r, h.num_classes),

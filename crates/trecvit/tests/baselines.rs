@@ -98,6 +98,7 @@ fn clips_move_their_sprite_without_losing_it() {
 fn counted_parameters_match_the_built_models() {
     use burn::module::Module;
     use kiln_trecvit::cost;
+    let _lock = device_rng_lock();
     let device = Device::default();
     for config in [
         TRecViTConfig::tiny(4),

@@ -203,3 +203,27 @@ fn a_tiny_trecvit_learns_which_way_a_square_moves() {
     let held_out = accuracy(model.valid().forward(x.inner()).logits.unwrap(), y.inner());
     assert!(held_out >= 0.8, "held-out {:.0}%", 100.0 * held_out);
 }
+
+#[test]
+fn a_complex_lru_trecvit_streams_and_is_counted() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(12);
+    let config = TRecViTConfig {
+        complex_lru: true,
+        ..TRecViTConfig::tiny(4)
+    };
+    let model = config.init(&device);
+    assert_eq!(
+        model.num_params() as u64,
+        kiln_trecvit::cost::trecvit(&config, 8).params
+    );
+    let clip = video(5, 13, &device);
+    let whole = model.forward(clip.clone());
+    let mut state = StreamState::default();
+    for t in 0..5 {
+        state = model.step(frame(&clip, t), state).1;
+    }
+    let gap = max_abs_diff(model.stream_logits(&state).unwrap(), whole.logits.unwrap());
+    assert!(gap < 1e-5, "complex streaming differs by {gap}");
+}

@@ -27,7 +27,7 @@ pub use norm::RmsNorm;
 pub use recurrent_block::{RecurrentBlock, RecurrentBlockConfig, RecurrentState};
 pub use rglru::{DecayInit, RgLru, RgLruConfig};
 pub use rope::{Rope, RopeLayout};
-pub use scan::{ScanImpl, linear_scan};
+pub use scan::{ComplexTensor, ScanImpl, complex_linear_scan, linear_scan};
 pub use vit::{VitBlock, VitBlockConfig};
 
 #[cfg(test)]

@@ -10,6 +10,11 @@
 //!
 //! At the start of a sequence the previous state is zero and the first input is not scaled by
 //! `√(1 − a_0²)` (the released code's reset); a call that continues a sequence passes its state.
+//!
+//! The complex option (`only_real = false`, Griffin's library; TRecViT found no gain from it,
+//! §3.1) reads the `W` channels as `W/2` complex numbers, real parts first, and gives each decay
+//! a phase: `a_t = exp(−c g_a softplus(Λ) + i θ g_a)`, `θ ~ U(0, 0.1π)`, normalised by
+//! `√(1 − |a_t|²)`.
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -18,7 +23,7 @@ use burn::tensor::activation::{sigmoid, softplus};
 use serde::{Deserialize, Serialize};
 
 use super::block_diagonal::BlockDiagonalLinear;
-use super::scan::{ScanImpl, linear_scan};
+use super::scan::{ComplexTensor, ScanImpl, complex_linear_scan, linear_scan};
 
 /// How the decay radii `r = exp(−softplus(Λ))` are drawn at initialisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +51,13 @@ pub struct RgLruConfig {
     pub init: DecayInit,
     /// How the recurrence runs over time.
     pub scan: ScanImpl,
+    /// Real decays (the default); `false` for complex ones with a learned phase.
+    #[serde(default = "real_by_default")]
+    pub only_real: bool,
+}
+
+fn real_by_default() -> bool {
+    true
 }
 
 impl RgLruConfig {
@@ -59,6 +71,7 @@ impl RgLruConfig {
             max_rad: 0.999,
             init: DecayInit::UniformRadius,
             scan: ScanImpl::Sequential,
+            only_real: true,
         }
     }
 
@@ -72,8 +85,21 @@ impl RgLruConfig {
     }
 
     /// A unit with fresh weights.
+    ///
+    /// # Panics
+    /// If a complex unit's width is odd, or `blocks` does not divide the widths.
     pub fn init(&self, device: &Device) -> RgLru {
-        let n = self.width;
+        assert!(
+            self.only_real || self.width.is_multiple_of(2),
+            "a complex LRU needs an even width, found {}",
+            self.width
+        );
+        // A complex unit keeps W/2 complex numbers, real parts first.
+        let n = if self.only_real {
+            self.width
+        } else {
+            self.width / 2
+        };
         let radius = match self.init {
             DecayInit::UniformRadius => Tensor::<1>::random(
                 [n],
@@ -89,10 +115,18 @@ impl RgLruConfig {
         };
         // softplus(Λ) = −ln r  ⇔  Λ = ln(1/r − 1)
         let lambda = radius.recip().sub_scalar(1.0).log();
+        let theta = (!self.only_real).then(|| {
+            Param::from_tensor(Tensor::<1>::random(
+                [n],
+                Distribution::Uniform(0.0, 0.1 * std::f64::consts::PI),
+                device,
+            ))
+        });
         RgLru {
-            input_gate: BlockDiagonalLinear::new(n, self.blocks, device),
-            decay_gate: BlockDiagonalLinear::new(n, self.blocks, device),
+            input_gate: BlockDiagonalLinear::rectangular(self.width, n, self.blocks, device),
+            decay_gate: BlockDiagonalLinear::rectangular(self.width, n, self.blocks, device),
             lambda: Param::from_tensor(lambda),
+            theta,
             c: self.c,
             scan: self.scan,
         }
@@ -110,8 +144,10 @@ pub struct RgLru {
     pub input_gate: BlockDiagonalLinear,
     /// `W_a`, `b_a`.
     pub decay_gate: BlockDiagonalLinear,
-    /// `Λ`, `[W]`: the decay radius is `exp(−softplus(Λ))`.
+    /// `Λ`, `[W]` (`[W/2]` complex): the decay radius is `exp(−softplus(Λ))`.
     pub lambda: Param<Tensor<1>>,
+    /// `θ`, `[W/2]`: the phase of complex decays (`None` for a real unit).
+    pub theta: Option<Param<Tensor<1>>>,
     #[module(skip)]
     c: f64,
     #[module(skip)]
@@ -127,13 +163,14 @@ impl RgLru {
     /// Runs over `u` (`[B, T, W]`). `state` is the `h` left by a previous call on the same
     /// sequences; `None` starts them. Returns every `h_t` and the last.
     pub fn forward(&self, u: Tensor<3>, state: Option<Tensor<2>>) -> (Tensor<3>, Tensor<2>) {
-        let [batch, time, width] = u.dims();
+        let [batch, time, _] = u.dims();
         let gate_x = sigmoid(self.input_gate.forward(u.clone()));
         let gate_a = sigmoid(self.decay_gate.forward(u.clone()));
-        let rate = softplus(self.lambda.val(), 1.0).reshape([1, 1, width]);
-        let log_a = (gate_a * rate).mul_scalar(-self.c);
-        let a = log_a.clone().exp();
+        let n = self.lambda.dims()[0];
+        let rate = softplus(self.lambda.val(), 1.0).reshape([1, 1, n]);
+        let log_a = (gate_a.clone() * rate).mul_scalar(-self.c);
         let mut norm = log_a
+            .clone()
             .mul_scalar(2.0)
             .exp()
             .neg()
@@ -142,10 +179,32 @@ impl RgLru {
             .sqrt();
         if state.is_none() && time > 0 {
             // Reset: the first input of a sequence enters unscaled.
-            let first = Tensor::ones([batch, 1, width], &u.device());
+            let first = Tensor::ones([batch, 1, n], &u.device());
             norm = Tensor::cat(vec![first, norm.slice(s![.., 1..time, ..])], 1);
         }
-        let b = norm * gate_x * u;
-        linear_scan(a, b, state, self.scan)
+        let scale = norm * gate_x;
+        let Some(theta) = &self.theta else {
+            return linear_scan(log_a.exp(), scale * u, state, self.scan);
+        };
+        // Complex: a = |a| e^{iφ} with φ = θ g_a; u and the state hold real parts, then imaginary.
+        let phase = gate_a * theta.val().reshape([1, 1, n]);
+        let magnitude = log_a.exp();
+        let a = ComplexTensor {
+            re: magnitude.clone() * phase.clone().cos(),
+            im: magnitude * phase.sin(),
+        };
+        let b = ComplexTensor {
+            re: scale.clone() * u.clone().slice(s![.., .., 0..n]),
+            im: scale * u.slice(s![.., .., n..2 * n]),
+        };
+        let h0 = state.map(|h| ComplexTensor {
+            re: h.clone().slice(s![.., 0..n]),
+            im: h.slice(s![.., n..2 * n]),
+        });
+        let (h, last) = complex_linear_scan(a, b, h0, self.scan);
+        (
+            Tensor::cat(vec![h.re, h.im], 2),
+            Tensor::cat(vec![last.re, last.im], 1),
+        )
     }
 }

@@ -137,3 +137,191 @@ fn chunked(a: Tensor<3>, b: Tensor<3>, h0: Option<Tensor<2>>, chunk: usize) -> T
     }
     Tensor::cat(out, 1)
 }
+
+/// A complex tensor as its real and imaginary parts (Burn 0.22 has no complex dtype).
+#[derive(Debug, Clone)]
+pub struct ComplexTensor<const D: usize> {
+    /// Real part.
+    pub re: Tensor<D>,
+    /// Imaginary part.
+    pub im: Tensor<D>,
+}
+
+impl<const D: usize> ComplexTensor<D> {
+    /// `self · other`.
+    pub fn times(self, other: Self) -> Self {
+        Self {
+            re: self.re.clone() * other.re.clone() - self.im.clone() * other.im.clone(),
+            im: self.re * other.im + self.im * other.re,
+        }
+    }
+
+    /// `self + other`.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            re: self.re + other.re,
+            im: self.im + other.im,
+        }
+    }
+
+    fn map(self, f: impl Fn(Tensor<D>) -> Tensor<D>) -> Self {
+        Self {
+            re: f(self.re),
+            im: f(self.im),
+        }
+    }
+}
+
+/// [`linear_scan`] for complex `a`, `b` and `h`: `h_t = a_t h_{t−1} + b_t` with complex
+/// products. `Chunked` needs `a ≠ 0`.
+pub fn complex_linear_scan(
+    a: ComplexTensor<3>,
+    b: ComplexTensor<3>,
+    h0: Option<ComplexTensor<2>>,
+    scan: ScanImpl,
+) -> (ComplexTensor<3>, ComplexTensor<2>) {
+    let [batch, time, width] = b.re.dims();
+    if time == 0 {
+        let zero = || Tensor::zeros([batch, width], &b.re.device());
+        let last = h0.unwrap_or_else(|| ComplexTensor {
+            re: zero(),
+            im: zero(),
+        });
+        return (b, last);
+    }
+    let h0 = h0.map(|h| reshape(h, [batch, 1, width]));
+    let h = match scan {
+        ScanImpl::Sequential => complex_sequential(a, b, h0),
+        ScanImpl::LogDepth => complex_log_depth(a, b, h0),
+        ScanImpl::Chunked { chunk } => complex_chunked(a, b, h0, chunk.max(1)),
+    };
+    let last = reshape(at(&h, time - 1, time), [batch, width]);
+    (h, last)
+}
+
+fn reshape<const A: usize, const B: usize>(
+    x: ComplexTensor<A>,
+    shape: [usize; B],
+) -> ComplexTensor<B> {
+    ComplexTensor {
+        re: x.re.reshape(shape),
+        im: x.im.reshape(shape),
+    }
+}
+
+fn at(x: &ComplexTensor<3>, start: usize, end: usize) -> ComplexTensor<3> {
+    x.clone().map(|t| t.slice(s![.., start..end, ..]))
+}
+
+fn cat(parts: Vec<ComplexTensor<3>>) -> ComplexTensor<3> {
+    let (re, im): (Vec<_>, Vec<_>) = parts.into_iter().map(|c| (c.re, c.im)).unzip();
+    ComplexTensor {
+        re: Tensor::cat(re, 1),
+        im: Tensor::cat(im, 1),
+    }
+}
+
+fn complex_sequential(
+    a: ComplexTensor<3>,
+    b: ComplexTensor<3>,
+    h0: Option<ComplexTensor<3>>,
+) -> ComplexTensor<3> {
+    let time = b.re.dims()[1];
+    let mut h = h0;
+    let mut out = Vec::with_capacity(time);
+    for t in 0..time {
+        let next = match h {
+            Some(prev) => at(&a, t, t + 1).times(prev).plus(at(&b, t, t + 1)),
+            None => at(&b, t, t + 1),
+        };
+        out.push(next.clone());
+        h = Some(next);
+    }
+    cat(out)
+}
+
+fn complex_log_depth(
+    a: ComplexTensor<3>,
+    b: ComplexTensor<3>,
+    h0: Option<ComplexTensor<3>>,
+) -> ComplexTensor<3> {
+    let time = b.re.dims()[1];
+    let mut h = match h0 {
+        Some(h0) => {
+            let first = at(&a, 0, 1).times(h0).plus(at(&b, 0, 1));
+            if time == 1 {
+                first
+            } else {
+                cat(vec![first, at(&b, 1, time)])
+            }
+        }
+        None => b,
+    };
+    let mut a = a;
+    let mut k = 1;
+    while k < time {
+        let h_shift = ComplexTensor {
+            re: shifted(&h.re, k, 0.0),
+            im: shifted(&h.im, k, 0.0),
+        };
+        let a_shift = ComplexTensor {
+            re: shifted(&a.re, k, 1.0),
+            im: shifted(&a.im, k, 0.0),
+        };
+        h = h.plus(a.clone().times(h_shift));
+        a = a.times(a_shift);
+        k *= 2;
+    }
+    h
+}
+
+fn complex_chunked(
+    a: ComplexTensor<3>,
+    b: ComplexTensor<3>,
+    h0: Option<ComplexTensor<3>>,
+    chunk: usize,
+) -> ComplexTensor<3> {
+    let [batch, time, width] = b.re.dims();
+    let device = b.re.device();
+    let mut state = h0;
+    let mut out = Vec::with_capacity(time.div_ceil(chunk));
+    for start in (0..time).step_by(chunk) {
+        let end = (start + chunk).min(time);
+        let c = end - start;
+        let ac = at(&a, start, end);
+        // log a = ln|a| + i arg a; L = cumsum over the chunk.
+        let log_abs = (ac.re.clone().powi_scalar(2) + ac.im.clone().powi_scalar(2))
+            .log()
+            .mul_scalar(0.5);
+        let angle = ac.im.atan2(ac.re);
+        let (cum_re, cum_im) = (log_abs.cumsum(1), angle.cumsum(1));
+        let pairwise = |x: &Tensor<3>| {
+            x.clone().reshape([batch, c, 1, width]) - x.clone().reshape([batch, 1, c, width])
+        };
+        let above = Tensor::<2, Bool>::tril_mask([c, c], 0, &device)
+            .reshape([1, c, c, 1])
+            .expand([batch, c, c, width]);
+        // D[t, s] = exp(L_t − L_s) for s ≤ t, zero above the diagonal.
+        let magnitude = pairwise(&cum_re)
+            .mask_fill(above.clone(), f32::NEG_INFINITY)
+            .exp();
+        let phase = pairwise(&cum_im).mask_fill(above, 0.0);
+        let decay = ComplexTensor {
+            re: magnitude.clone() * phase.clone().cos(),
+            im: magnitude * phase.sin(),
+        };
+        let bc = reshape(at(&b, start, end), [batch, 1, c, width]);
+        let summed = decay.times(bc).map(|x| x.sum_dim(2));
+        let mut h = reshape(summed, [batch, c, width]);
+        if let Some(prev) = state {
+            let carry = ComplexTensor {
+                re: cum_re.clone().exp() * cum_im.clone().cos(),
+                im: cum_re.exp() * cum_im.sin(),
+            };
+            h = h.plus(carry.times(prev));
+        }
+        state = Some(at(&h, c - 1, c));
+        out.push(h);
+    }
+    cat(out)
+}

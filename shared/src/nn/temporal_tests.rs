@@ -20,6 +20,17 @@ fn scan_inputs(batch: usize, time: usize, width: usize, device: &Device) -> (Ten
     (a, b)
 }
 
+/// Every value of `ours` within `tol` × (the largest |reference|, at least 1) of `reference`.
+fn assert_close_relative(ours: &[f32], reference: &[f32], tol: f32, what: &str) {
+    let gap = ours
+        .iter()
+        .zip(reference)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    let scale = reference.iter().map(|x| x.abs()).fold(1.0, f32::max);
+    assert!(gap <= tol * scale, "{what} differ by {gap}");
+}
+
 const IMPLEMENTATIONS: [ScanImpl; 4] = [
     ScanImpl::LogDepth,
     ScanImpl::Chunked { chunk: 4 },
@@ -90,13 +101,7 @@ fn scan_gradients_agree_across_implementations() {
     for scan in IMPLEMENTATIONS {
         let grads = scan_gradients(scan, 2);
         for (name, (g, r)) in ["a", "b", "h0"].iter().zip(grads.iter().zip(&reference)) {
-            let gap = g
-                .iter()
-                .zip(r)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max);
-            let scale = r.iter().map(|x| x.abs()).fold(1.0, f32::max);
-            assert!(gap <= 1e-5 * scale, "{scan:?}: d/d{name} differs by {gap}");
+            assert_close_relative(g, r, 1e-5, &format!("{scan:?}: d/d{name}"));
         }
     }
 }
@@ -127,6 +132,9 @@ fn scan_gradient_matches_finite_differences() {
 
 #[test]
 fn causal_conv_matches_its_definition_and_streams() {
+    // Every test that draws from the process-wide generator holds the lock, or it would shift
+    // the draws of the seeded tests running beside it.
+    let _lock = device_rng_lock();
     let device = Device::default();
     let mut conv = CausalConv1d::new(3, 1, &device);
     conv.weight =
@@ -243,6 +251,7 @@ fn recurrent_block_is_causal() {
 
 #[test]
 fn parameter_counts_match_the_released_trecvit_b_layer() {
+    let _lock = device_rng_lock();
     let device = Device::default();
     let temporal = RecurrentBlockConfig {
         d_model: 768,
@@ -259,4 +268,121 @@ fn parameter_counts_match_the_released_trecvit_b_layer() {
     }
     .init(&device);
     assert_eq!(spatial.num_params(), 7_087_872);
+}
+
+fn complex_inputs(time: usize, device: &Device) -> (ComplexTensor<3>, ComplexTensor<3>) {
+    // |a| in (0.3, 0.999), phase in (−1, 1).
+    let radius = Tensor::<3>::random([2, time, 3], Distribution::Uniform(0.3, 0.999), device);
+    let phase = Tensor::<3>::random([2, time, 3], Distribution::Uniform(-1.0, 1.0), device);
+    let a = ComplexTensor {
+        re: radius.clone() * phase.clone().cos(),
+        im: radius * phase.sin(),
+    };
+    let b = ComplexTensor {
+        re: Tensor::random([2, time, 3], Distribution::Normal(0.0, 1.0), device),
+        im: Tensor::random([2, time, 3], Distribution::Normal(0.0, 1.0), device),
+    };
+    (a, b)
+}
+
+#[test]
+fn complex_scans_match_a_scalar_reference_and_each_other() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(8);
+    for time in [1, 6, 19] {
+        let (a, b) = complex_inputs(time, &device);
+        let (reference, ref_last) =
+            complex_linear_scan(a.clone(), b.clone(), None, ScanImpl::Sequential);
+        // The recurrence by hand, in f64 complex arithmetic, for every (row, channel).
+        let (ar, ai, br, bi) = (
+            host_values(a.re.clone()),
+            host_values(a.im.clone()),
+            host_values(b.re.clone()),
+            host_values(b.im.clone()),
+        );
+        let (hr, hi) = (
+            host_values(reference.re.clone()),
+            host_values(reference.im.clone()),
+        );
+        for row in 0..2 {
+            for ch in 0..3 {
+                let (mut x, mut y) = (0.0f64, 0.0f64);
+                for t in 0..time {
+                    let k = (row * time + t) * 3 + ch;
+                    let (pr, pi) = (f64::from(ar[k]), f64::from(ai[k]));
+                    (x, y) = (
+                        pr * x - pi * y + f64::from(br[k]),
+                        pr * y + pi * x + f64::from(bi[k]),
+                    );
+                    assert!(
+                        (f64::from(hr[k]) - x).abs() < 1e-4 && (f64::from(hi[k]) - y).abs() < 1e-4
+                    );
+                }
+            }
+        }
+        for scan in IMPLEMENTATIONS {
+            let (h, last) = complex_linear_scan(a.clone(), b.clone(), None, scan);
+            let gap = max_abs_diff(h.re, reference.re.clone())
+                .max(max_abs_diff(h.im, reference.im.clone()));
+            assert!(gap < 1e-5, "{scan:?}, T = {time}: {gap}");
+            let gap = max_abs_diff(last.re, ref_last.re.clone());
+            assert!(gap < 1e-5, "{scan:?}, T = {time}, last state: {gap}");
+        }
+    }
+}
+
+#[test]
+fn complex_scan_gradients_agree_across_implementations() {
+    let _lock = device_rng_lock();
+    let grads_of = |scan: ScanImpl| {
+        let device = Device::default().autodiff();
+        device.seed(9);
+        let (a, b) = complex_inputs(11, &device);
+        let a = ComplexTensor {
+            re: a.re.require_grad(),
+            im: a.im.require_grad(),
+        };
+        let (h, _) = complex_linear_scan(a.clone(), b, None, scan);
+        let grads = (h.re.sum() + h.im.mul_scalar(2.0).sum()).backward();
+        (
+            host_values(a.re.grad(&grads).unwrap()),
+            host_values(a.im.grad(&grads).unwrap()),
+        )
+    };
+    let reference = grads_of(ScanImpl::Sequential);
+    for scan in IMPLEMENTATIONS {
+        let (re, im) = grads_of(scan);
+        for (g, r) in [(re, &reference.0), (im, &reference.1)] {
+            assert_close_relative(&g, r, 1e-4, &format!("{scan:?}: gradients"));
+        }
+    }
+}
+
+#[test]
+fn complex_rglru_streams_in_pieces_and_keeps_phases_in_range() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(10);
+    let config = RgLruConfig {
+        only_real: false,
+        scan: ScanImpl::LogDepth,
+        ..RgLruConfig::release(8, 2)
+    };
+    let lru = config.init(&device);
+    // W = 8 channels are 4 complex numbers: gates 2·(2 blocks of 4×2 + 4 bias), Λ 4, θ 4.
+    assert_eq!(lru.num_params(), 2 * (2 * 4 * 2 + 4) + 4 + 4);
+    let theta = host_values(lru.theta.as_ref().unwrap().val());
+    assert!(
+        theta
+            .iter()
+            .all(|p| (0.0..=0.1 * std::f32::consts::PI + 1e-6).contains(p))
+    );
+    let u = Tensor::<3>::random([2, 9, 8], Distribution::Normal(0.0, 1.0), &device);
+    let (full, last) = lru.forward(u.clone(), None);
+    assert_eq!(full.dims(), [2, 9, 8]);
+    let (head, state) = lru.forward(u.clone().slice(s![.., 0..5, ..]), None);
+    let (tail, tail_last) = lru.forward(u.slice(s![.., 5..9, ..]), Some(state));
+    assert!(max_abs_diff(Tensor::cat(vec![head, tail], 1), full) < 1e-5);
+    assert!(max_abs_diff(tail_last, last) < 1e-5);
 }

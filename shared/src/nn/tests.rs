@@ -226,6 +226,7 @@ fn cached_generation_equals_uncached_generation() {
 
 #[test]
 fn decoder_returns_one_map_and_hidden_state_per_layer() {
+    let _rng = device_rng_lock();
     let device = Device::default();
     let model = tiny_config(true).init(&device);
     let tokens = Tensor::<2, Int>::from_ints([[1, 2, 3], [4, 5, 6]], &device);

@@ -84,6 +84,7 @@ mod tests {
 
     #[test]
     fn counts_weights_but_not_running_statistics() {
+        let _lock = crate::train::device_rng_lock();
         let device = Device::default().autodiff();
         let net = Net {
             linear: LinearConfig::new(3, 4).init(&device),
