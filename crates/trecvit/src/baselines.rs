@@ -16,33 +16,9 @@ use kiln_core::nn::{VitBlock, VitBlockConfig};
 
 use crate::{Head, Pool, TRecViTConfig, Tokenizer, pool_frames};
 
-fn vit_layers(config: &TRecViTConfig, device: &Device) -> Vec<VitBlock> {
-    let block = VitBlockConfig {
-        d_model: config.width,
-        heads: config.heads,
-        mlp_dim: config.mlp_dim,
-    };
-    (0..config.depth).map(|_| block.init(device)).collect()
-}
-
-fn final_norm(config: &TRecViTConfig, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(config.width)
-        .with_epsilon(1e-6)
-        .init(device)
-}
-
-fn head(config: &TRecViTConfig, device: &Device) -> Head {
-    let head = config
-        .head
-        .expect("the baselines classify: give the config a head");
-    head.init(config.width, device)
-}
-
-/// A ViT applied to each frame alone; the head averages over frames.
+/// What both baselines run after their tokens: ViT blocks, a final LayerNorm and the head.
 #[derive(Module, Debug)]
-pub struct FrameVit {
-    /// Frames to tokens.
-    pub tokenizer: Tokenizer,
+pub struct Trunk {
     /// ViT blocks.
     pub layers: Vec<VitBlock>,
     /// LayerNorm after the last block.
@@ -51,6 +27,50 @@ pub struct FrameVit {
     pub head: Head,
     #[module(skip)]
     pool: Pool,
+}
+
+impl Trunk {
+    /// `config`'s ViT sizes and head.
+    ///
+    /// # Panics
+    /// If `config` has no head.
+    fn new(config: &TRecViTConfig, device: &Device) -> Self {
+        let block = VitBlockConfig {
+            d_model: config.width,
+            heads: config.heads,
+            mlp_dim: config.mlp_dim,
+        };
+        let head = config
+            .head
+            .expect("the baselines classify: give the config a head");
+        Self {
+            layers: (0..config.depth).map(|_| block.init(device)).collect(),
+            norm: LayerNormConfig::new(config.width)
+                .with_epsilon(1e-6)
+                .init(device),
+            head: head.init(config.width, device),
+            pool: config.pool,
+        }
+    }
+
+    /// Runs the blocks over `x` (sequences of tokens, `[S, L, D]`, holding the `[B, T, N + 1, D]`
+    /// tokens of `clip`), then classifies each clip from its pooled frames.
+    fn classify(&self, mut x: Tensor<3>, clip: [usize; 4]) -> Tensor<2> {
+        for layer in &self.layers {
+            x = layer.forward(x);
+        }
+        let x = self.norm.forward(x).reshape(clip);
+        self.head.clip_logits(pool_frames(x, self.pool))
+    }
+}
+
+/// A ViT applied to each frame alone; the head averages over frames.
+#[derive(Module, Debug)]
+pub struct FrameVit {
+    /// Frames to tokens.
+    pub tokenizer: Tokenizer,
+    /// Blocks, norm and head.
+    pub trunk: Trunk,
 }
 
 impl FrameVit {
@@ -62,10 +82,7 @@ impl FrameVit {
     pub fn new(config: &TRecViTConfig, device: &Device) -> Self {
         let model = Self {
             tokenizer: config.tokenizer(device),
-            layers: vit_layers(config, device),
-            norm: final_norm(config, device),
-            head: head(config, device),
-            pool: config.pool,
+            trunk: Trunk::new(config, device),
         };
         kiln_core::train::materialize(&model);
         model
@@ -75,12 +92,9 @@ impl FrameVit {
     pub fn forward(&self, video: Tensor<5>) -> Tensor<2> {
         let tokens = self.tokenizer.clip(video);
         let [b, t, n, d] = tokens.dims();
-        let mut x = tokens.reshape([b * t, n, d]);
-        for layer in &self.layers {
-            x = layer.forward(x);
-        }
-        let x = self.norm.forward(x).reshape([b, t, n, d]);
-        self.head.clip_logits(pool_frames(x, self.pool))
+        // Each frame is its own sequence.
+        self.trunk
+            .classify(tokens.reshape([b * t, n, d]), [b, t, n, d])
     }
 }
 
@@ -91,14 +105,8 @@ pub struct JointAttention {
     pub tokenizer: Tokenizer,
     /// Learned temporal position embedding, `[max_frames, D]`.
     pub time: Param<Tensor<2>>,
-    /// ViT blocks over all `T·(N + 1)` tokens.
-    pub layers: Vec<VitBlock>,
-    /// LayerNorm after the last block.
-    pub norm: LayerNorm,
-    /// The classification head.
-    pub head: Head,
-    #[module(skip)]
-    pool: Pool,
+    /// Blocks over all `T·(N + 1)` tokens, norm and head.
+    pub trunk: Trunk,
 }
 
 impl JointAttention {
@@ -116,10 +124,7 @@ impl JointAttention {
                 Distribution::Normal(0.0, 1.0 / (d as f64).sqrt()),
                 device,
             )),
-            layers: vit_layers(config, device),
-            norm: final_norm(config, device),
-            head: head(config, device),
-            pool: config.pool,
+            trunk: Trunk::new(config, device),
         };
         kiln_core::train::materialize(&model);
         model
@@ -138,11 +143,8 @@ impl JointAttention {
             "a clip of {t} frames; this model takes at most {max_frames}"
         );
         let time = self.time.val().slice(s![0..t, ..]).reshape([1, t, 1, d]);
-        let mut x = (tokens + time).reshape([b, t * n, d]);
-        for layer in &self.layers {
-            x = layer.forward(x);
-        }
-        let x = self.norm.forward(x).reshape([b, t, n, d]);
-        self.head.clip_logits(pool_frames(x, self.pool))
+        // The whole clip is one sequence.
+        self.trunk
+            .classify((tokens + time).reshape([b, t * n, d]), [b, t, n, d])
     }
 }
