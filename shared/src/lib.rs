@@ -12,6 +12,7 @@
 //! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction;
 //! - [`cli`]: the arguments and resumable output folder every `reproduce` binary shares;
 //! - [`gguf`]: llama.cpp's model files, read and dequantised (F32, F16, Q8_0, Q4_1).
+//! - [`npz`]: NumPy's `.npy` arrays and `.npz` archives (JAX checkpoints, saved videos).
 //!
 //! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the
 //! backends compiled in are chosen by this crate's features (`flex`, the default; `wgpu`; `cuda`).
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod data;
 pub mod gguf;
 pub mod nn;
+pub mod npz;
 pub mod report;
 pub mod train;
 

@@ -41,6 +41,7 @@
 //! ```
 
 pub mod baselines;
+pub mod checkpoint;
 pub mod config;
 pub mod cost;
 pub mod data;
@@ -51,10 +52,12 @@ use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use burn::tensor::activation::softmax;
 pub use kiln_core::nn::{
     RecurrentBlock, RecurrentBlockConfig, RecurrentState, VitBlock, VitBlockConfig,
 };
 
+pub use checkpoint::{CheckpointError, flax_config, load_flax_npz, save_flax_npz};
 pub use config::{HeadConfig, Pool, TRecViTConfig};
 
 impl TRecViTConfig {
@@ -239,6 +242,33 @@ pub struct TRecViTOutput {
     pub logits: Option<Tensor<2>>,
 }
 
+/// What [`TRecViT::classify_clips`] returns.
+#[derive(Debug, Clone)]
+pub struct ClipsOutput {
+    /// The encoder's tokens per clip, `[B·n, T/n, N + 1, D]` (video-major).
+    pub tokens: Tensor<4>,
+    /// Every clip's logits, `[B, n, classes]`, if the model has a head.
+    pub clip_logits: Option<Tensor<3>>,
+}
+
+impl ClipsOutput {
+    /// The videos' logits `[B, classes]`: the mean of their clips' logits (the release's
+    /// `logits`).
+    pub fn logits(&self) -> Option<Tensor<2>> {
+        let logits = self.clip_logits.clone()?;
+        let [b, _, classes] = logits.dims();
+        Some(logits.mean_dim(1).reshape([b, classes]))
+    }
+
+    /// The videos' class probabilities `[B, classes]`: the mean of their clips' softmax (the
+    /// release's `probs`, whose argmax its demo reports).
+    pub fn probabilities(&self) -> Option<Tensor<2>> {
+        let logits = self.clip_logits.clone()?;
+        let [b, _, classes] = logits.dims();
+        Some(softmax(logits, 2).mean_dim(1).reshape([b, classes]))
+    }
+}
+
 /// Everything [`TRecViT::step`] carries from one frame to the next: per layer the temporal
 /// block's state for every patch position, and the running sum of the head's per-frame
 /// features. Its size does not depend on how many frames came before.
@@ -306,6 +336,36 @@ impl TRecViT {
             .as_ref()
             .map(|head| head.clip_logits(pool_frames(tokens.clone(), self.pool)));
         TRecViTOutput { tokens, logits }
+    }
+
+    /// Classifies whole videos as the released wrapper does: the `T` frames are cut into
+    /// `n = max(⌊T / frames_per_clip⌋, 1)` consecutive clips of `T / n` frames, and every clip
+    /// runs from a fresh state. [`ClipsOutput`] averages over the clips.
+    ///
+    /// Fails when `n` does not divide `T` (the released code refuses such videos too).
+    pub fn classify_clips(
+        &self,
+        video: Tensor<5>,
+        frames_per_clip: usize,
+    ) -> Result<ClipsOutput, String> {
+        let [b, t, h, w, c] = video.dims();
+        let clips = (t / frames_per_clip.max(1)).max(1);
+        if !t.is_multiple_of(clips) {
+            return Err(format!(
+                "{t} frames cannot be cut into {clips} clips of equal length \
+                 ({frames_per_clip} frames per clip); trim the video to {} frames",
+                clips * (t / clips)
+            ));
+        }
+        let out = self.forward(video.reshape([b * clips, t / clips, h, w, c]));
+        let clip_logits = out.logits.map(|logits| {
+            let classes = logits.dims()[1];
+            logits.reshape([b, clips, classes])
+        });
+        Ok(ClipsOutput {
+            tokens: out.tokens,
+            clip_logits,
+        })
     }
 
     /// The next frame `[B, H, W, C]` of the videos summarised by `state` (start from
