@@ -35,8 +35,11 @@ impl ReproduceArgs {
     }
 
     /// Opens `<out>/phases.json`, the finished phases of an earlier run under the same
-    /// `fingerprint` (config, seed, backend), which are reused; `--fresh` deletes it first.
-    /// A resumed run says so on stderr.
+    /// `fingerprint` (config, seed, backend) and the same program, which are reused; `--fresh`
+    /// deletes it first. A resumed run says so on stderr.
+    ///
+    /// The program counts through a hash of the running executable, so phases finished by
+    /// another build (changed code, another Burn) are run again rather than reused.
     ///
     /// # Errors
     /// If the folder cannot be created or the old store cannot be removed or read.
@@ -55,6 +58,7 @@ impl ReproduceArgs {
         if self.fresh && path.exists() {
             std::fs::remove_file(&path).map_err(io)?;
         }
+        let fingerprint = format!("{fingerprint}\nprogram {}", program_fingerprint());
         let (store, resumed) = PhaseStore::open(path.clone(), fingerprint)?;
         if resumed > 0 {
             eprintln!(
@@ -64,6 +68,27 @@ impl ReproduceArgs {
         }
         Ok(store)
     }
+}
+
+/// A hash of the running executable's bytes: it changes whenever the code compiled into it
+/// does. If the executable cannot be read, its path and modification time stand in.
+fn program_fingerprint() -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let Ok(exe) = std::env::current_exe() else {
+        return "unknown".into();
+    };
+    let mut hasher = DefaultHasher::new();
+    match std::fs::read(&exe) {
+        Ok(bytes) => bytes.hash(&mut hasher),
+        Err(_) => {
+            exe.hash(&mut hasher);
+            std::fs::metadata(&exe)
+                .and_then(|m| m.modified())
+                .ok()
+                .hash(&mut hasher);
+        }
+    }
+    format!("{:016x}", hasher.finish())
 }
 
 /// A config file that could not be used; the message names the file.
@@ -178,5 +203,18 @@ mod tests {
         let store = args(true).open_phases(&out, "f".into(), "toy").unwrap();
         assert!(!store.is_done("a"), "--fresh starts over");
         assert_eq!(args(false).out_dir("toy"), Path::new("results/toy"));
+    }
+
+    #[test]
+    fn phases_of_another_program_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        std::fs::create_dir_all(&out).unwrap();
+        // The same config fingerprint, stored without this program's hash: another build.
+        let (mut other, _) = PhaseStore::open(out.join("phases.json"), "f".into()).unwrap();
+        other.run("a", || Ok::<_, PhaseError>(1u32)).unwrap();
+        let store = args(false).open_phases(&out, "f".into(), "toy").unwrap();
+        assert!(!store.is_done("a"), "another build's phases run again");
+        assert_eq!(program_fingerprint(), program_fingerprint());
     }
 }

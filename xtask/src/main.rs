@@ -47,6 +47,9 @@ enum Task {
         /// Output folder; defaults to `results/<paper>/<scale>`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Start over: do not reuse phases finished by an earlier, interrupted run.
+        #[arg(long)]
+        fresh: bool,
     },
     /// Run exactly what CI runs (`.ci/run`): format check, clippy, tests. With `--backend wgpu`,
     /// run the wgpu stage instead (`.ci/wgpu`): backend parity test and smoke runs on lavapipe.
@@ -164,7 +167,8 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             backend,
             seed,
             out,
-        } => reproduce(&root, &paper, scale, backend, seed, out),
+            fresh,
+        } => reproduce(&root, &paper, scale, backend, seed, out, fresh),
         Task::Ci { backend } => {
             let script = match backend {
                 BackendName::Flex => ".ci/run",
@@ -273,6 +277,7 @@ fn reproduce(
     backend: Option<BackendName>,
     seed: u64,
     out: Option<PathBuf>,
+    fresh: bool,
 ) -> anyhow::Result<ExitCode> {
     let paper = papers::find(paper_name)?;
     if !paper.is_implemented(root) {
@@ -324,6 +329,9 @@ fn reproduce(
         .arg("--out")
         .arg(&out)
         .env(kiln_fetch::DATA_DIR_ENV, &data_dir);
+    if fresh {
+        command.arg("--fresh");
+    }
     println!(
         "reproduce {}: scale {}, backend {}, seed {seed} -> {}",
         paper.name,
