@@ -264,13 +264,16 @@ fn flax_slots(model: &mut TRecViT) -> Vec<Slot<'_>> {
         table.dense(&format!("{block}/linear_y"), &mut temporal.gate, None);
         table.dense(&format!("{block}/linear_x"), &mut temporal.input, None);
         table.dense(&format!("{block}/linear_out"), &mut temporal.output, None);
-        table.same(format!("{block}/conv_1d/w"), &mut temporal.conv.weight);
-        table.same(format!("{block}/conv_1d/b"), &mut temporal.conv.bias);
+        if let Some(conv) = temporal.conv.as_mut() {
+            table.same(format!("{block}/conv_1d/w"), &mut conv.weight);
+            table.same(format!("{block}/conv_1d/b"), &mut conv.bias);
+        }
         let lru = &mut temporal.lru;
-        for (name, gate) in [
-            ("input_gate", &mut lru.input_gate),
-            ("a_gate", &mut lru.decay_gate),
-        ] {
+        let gates = [
+            ("input_gate", lru.input_gate.as_mut()),
+            ("a_gate", lru.decay_gate.as_mut()),
+        ];
+        for (name, gate) in gates.into_iter().filter_map(|(n, g)| Some((n, g?))) {
             let [heads, _, size_out] = gate.weight.dims();
             table.same(format!("{block}/rg_lru/{name}/w"), &mut gate.weight);
             table.reshaped(
@@ -494,7 +497,14 @@ pub fn flax_config(
     let mlp_dim = shape("encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel")?[1];
     let block = "encoder/residualblock_00/recurrent_block";
     let lru_width = shape(&format!("{block}/linear_x/kernel"))?[1];
-    let conv_taps = shape(&format!("{block}/conv_1d/w"))?[0];
+    // Our ablations (no Conv1D, no gates) are saved without those arrays.
+    let conv_key = format!("{block}/conv_1d/w");
+    let conv_taps = if names.contains(&conv_key) {
+        shape(&conv_key)?[0]
+    } else {
+        0
+    };
+    let lru_gates = names.contains(&format!("{block}/rg_lru/a_gate/w"));
     let complex_lru = names.contains(&format!("{block}/rg_lru/a_imag_param"));
     let head = if names.iter().any(|k| k == "decoder/cls_head/kernel") {
         let classes = shape("decoder/cls_head/kernel")?[1];
@@ -521,6 +531,7 @@ pub fn flax_config(
         lru_width,
         complex_lru,
         conv_taps,
+        lru_gates,
         head,
         ..TRecViTConfig::base_release()
     };

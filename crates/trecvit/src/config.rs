@@ -53,12 +53,20 @@ pub struct TRecViTConfig {
     /// Complex decays with a learned phase (Griffin's option; the paper found no gain, §3.1).
     #[serde(default)]
     pub complex_lru: bool,
-    /// Taps of the temporal convolution (4).
+    /// Taps of the temporal convolution (4; 0 for none, the "no Conv1D" ablation).
     pub conv_taps: usize,
+    /// The LRU's input and recurrence gates (`false`: the ungated LRU, `a = r`, an ablation of
+    /// Table 1).
+    #[serde(default = "gated_by_default")]
+    pub lru_gates: bool,
     /// What summarises a frame for the head.
     pub pool: Pool,
     /// The classification head (`None`: features only).
     pub head: Option<HeadConfig>,
+}
+
+fn gated_by_default() -> bool {
+    true
 }
 
 impl TRecViTConfig {
@@ -79,6 +87,7 @@ impl TRecViTConfig {
             scan: ScanImpl::Sequential,
             complex_lru: false,
             conv_taps: 4,
+            lru_gates: true,
             pool: Pool::Cls,
             head: Some(HeadConfig {
                 rep_size: Some(3072),
@@ -158,6 +167,7 @@ impl TRecViTConfig {
             init: self.decay_init,
             scan: self.scan,
             only_real: !self.complex_lru,
+            gated: self.lru_gates,
         }
     }
 
@@ -191,8 +201,8 @@ impl TRecViTConfig {
                 self.heads, self.width, self.lru_width
             ));
         }
-        if self.depth == 0 || self.conv_taps == 0 || self.in_channels == 0 {
-            return Err("depth, conv_taps and in_channels must be at least 1".into());
+        if self.depth == 0 || self.in_channels == 0 {
+            return Err("depth and in_channels must be at least 1".into());
         }
         if !(0.0 < self.min_rad && self.min_rad < 0.999) {
             return Err(format!(

@@ -88,12 +88,19 @@ pub fn trecvit(config: &TRecViTConfig, frames: usize) -> Cost {
     let decay_params = if config.complex_lru { 2 * state } else { state };
     let gate_block = w / config.heads;
     let gate_out = state / config.heads;
+    let conv_params = if config.conv_taps > 0 {
+        (config.conv_taps + 1) * w
+    } else {
+        0
+    };
+    let gate_params = if config.lru_gates {
+        2 * (config.heads * gate_block * gate_out + state)
+    } else {
+        0
+    };
     let temporal_params = 2 * linear_params(d, w)
         + linear_params(w, d)
-        + ((config.conv_taps + 1) * w) as u64
-        + 2 * (config.heads * gate_block * gate_out + state) as u64
-        + decay_params as u64
-        + d as u64;
+        + (conv_params + gate_params + decay_params + d) as u64;
     let head_params = config.head.map_or(0, |h| match h.rep_size {
         Some(r) => linear_params(d, r) + linear_params(r, h.num_classes),
         None => linear_params(d, h.num_classes),
@@ -104,9 +111,14 @@ pub fn trecvit(config: &TRecViTConfig, frames: usize) -> Cost {
         + 2 * d as u64
         + head_params;
     let tokens = (frames * len) as f64;
-    let temporal_flops = 2.0
-        * tokens
-        * (3.0 * (d * w) as f64 + 2.0 * (w * gate_block) as f64 + (config.conv_taps * w) as f64);
+    // Each gate maps W inputs to the state's width in blocks: W · state / heads multiply-adds.
+    let gate_flops = if config.lru_gates {
+        2.0 * (w * gate_out) as f64
+    } else {
+        0.0
+    };
+    let temporal_flops =
+        2.0 * tokens * (3.0 * (d * w) as f64 + gate_flops + (config.conv_taps * w) as f64);
     let flops = 2.0 * (frames * shape.patches * shape.patch_values * d) as f64
         + config.depth as f64 * (temporal_flops + vit_block_flops(&shape, frames, len));
     // The temporal block holds its input, both branches and the scan's output over the clip.

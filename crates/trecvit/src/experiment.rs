@@ -6,7 +6,13 @@
 //! - test accuracy, with digits the training clips never showed;
 //! - parameters, FLOPs per clip and peak host memory of inference;
 //! - the latency of one new frame when streaming, against the length of the video so far;
-//! - for TRecViT, that streaming equals the whole-clip forward.
+//! - for TRecViT, that streaming equals the whole-clip forward;
+//! - test accuracy with the frames of every test clip shuffled (the spec's ablation (b): a model
+//!   that uses the order must fall to chance).
+//!
+//! Then the mini-ablations of the paper's Table 1 ([`AblationConfig`]): TRecViT without its
+//! Conv1D, without its gates, and with Griffin's decay range, each trained alike on a shorter
+//! budget beside TRecViT itself on that budget.
 //!
 //! The full-size comparison of the paper (TRecViT-B against ViViT-L) is counted from the shapes
 //! ([`cost`]).
@@ -19,7 +25,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use kiln_core::data::{self, ImageDataset, Split};
 use kiln_core::train::{
-    PeakAlloc, PhaseError, PhaseStore, Progress, WarmupCosine, accuracy, cross_entropy,
+    PeakAlloc, PhaseError, PhaseStore, Progress, SeededRng, WarmupCosine, accuracy, cross_entropy,
     derive_seed, device_rng_lock, seed_everything,
 };
 use serde::{Deserialize, Serialize};
@@ -112,6 +118,49 @@ pub struct ExperimentConfig {
     pub latency_frames: Vec<usize>,
     /// Timed repeats per length (the median is reported).
     pub latency_repeats: usize,
+    /// The mini-ablations (none when absent).
+    #[serde(default)]
+    pub ablations: Option<AblationConfig>,
+}
+
+/// TRecViT variants trained like TRecViT on `steps` steps (the spec's mini-ablations, after the
+/// paper's Table 1), beside TRecViT itself on the same budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AblationConfig {
+    /// Optimizer steps of every variant and of the reference.
+    pub steps: usize,
+    /// The variants.
+    pub variants: Vec<Variant>,
+}
+
+/// A change to TRecViT's config; fields left out keep the main model's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The row's name in the report.
+    pub name: String,
+    /// Taps of the Conv1D (0: none).
+    #[serde(default)]
+    pub conv_taps: Option<usize>,
+    /// Whether the LRU keeps its gates.
+    #[serde(default)]
+    pub lru_gates: Option<bool>,
+    /// The smallest initial decay radius.
+    #[serde(default)]
+    pub min_rad: Option<f64>,
+}
+
+impl Variant {
+    /// `model` with this variant's changes.
+    pub fn apply(&self, model: &TRecViTConfig) -> TRecViTConfig {
+        TRecViTConfig {
+            conv_taps: self.conv_taps.unwrap_or(model.conv_taps),
+            lru_gates: self.lru_gates.unwrap_or(model.lru_gates),
+            min_rad: self.min_rad.unwrap_or(model.min_rad),
+            ..*model
+        }
+    }
 }
 
 impl ExperimentConfig {
@@ -158,6 +207,16 @@ impl ExperimentConfig {
         }
         if self.latency_frames.contains(&0) || self.latency_repeats == 0 {
             return Err("latency lengths and repeats must be at least 1".into());
+        }
+        if let Some(ablations) = &self.ablations {
+            if ablations.steps == 0 {
+                return Err("ablations.steps must be at least 1".into());
+            }
+            for v in &ablations.variants {
+                v.apply(&self.model)
+                    .validate()
+                    .map_err(|e| format!("ablation `{}`: {e}", v.name))?;
+            }
         }
         Ok(())
     }
@@ -269,6 +328,8 @@ pub struct ModelResult {
     pub losses: Vec<f64>,
     /// Test accuracy (%).
     pub test_acc: f64,
+    /// Test accuracy (%) with the frames of every test clip in a random order.
+    pub shuffled_test_acc: f64,
     /// Peak host bytes of inference on one batch of test clips (flex only).
     pub peak_bytes: Option<usize>,
     /// Seconds of training.
@@ -343,13 +404,10 @@ pub fn run_model(
         derive_seed(seed, "test"),
         device,
     );
-    let mut correct = 0.0;
     let batch = tr.batch_size.max(1);
-    for start in (0..config.task.test_clips).step_by(batch) {
-        let end = (start + batch).min(config.task.test_clips);
-        let logits = model.logits(x.clone().slice(s![start..end]));
-        correct += accuracy(logits, y.clone().slice(s![start..end])) * (end - start) as f64;
-    }
+    let test_acc = test_accuracy(&model, x.clone(), y.clone(), batch);
+    let shuffled = shuffle_frames(x.clone(), derive_seed(seed, "shuffled-test"));
+    let shuffled_test_acc = test_accuracy(&model, shuffled, y, batch);
     let (_, peak_bytes) =
         alloc.measure(|| model.logits(x.clone().slice(s![0..batch.min(config.task.test_clips)])));
     let streaming_gap = match &model {
@@ -368,12 +426,44 @@ pub fn run_model(
         kind,
         params: model.num_params(),
         losses,
-        test_acc: 100.0 * correct / config.task.test_clips as f64,
+        test_acc,
+        shuffled_test_acc,
         peak_bytes,
         train_seconds,
         frame_latency,
         streaming_gap,
     }
+}
+
+/// Accuracy (%) of `model` on clips `x` with labels `y`, `batch` clips at a time.
+fn test_accuracy(model: &AnyModel, x: Tensor<5>, y: Tensor<1, Int>, batch: usize) -> f64 {
+    let n = x.dims()[0];
+    let mut correct = 0.0;
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        let logits = model.logits(x.clone().slice(s![start..end]));
+        correct += accuracy(logits, y.clone().slice(s![start..end])) * (end - start) as f64;
+    }
+    100.0 * correct / n as f64
+}
+
+/// `clips` (`[B, T, H, W, C]`) with the frames of every clip in a random order of its own.
+pub fn shuffle_frames(clips: Tensor<5>, seed: u64) -> Tensor<5> {
+    let [b, t, h, w, c] = clips.dims();
+    let mut rng = SeededRng::new(seed);
+    let order: Vec<i64> = (0..b)
+        .flat_map(|clip| {
+            rng.permutation(t)
+                .into_iter()
+                .map(move |frame| (clip * t + frame) as i64)
+        })
+        .collect();
+    let device = clips.device();
+    let order = Tensor::<1, Int>::from_data(TensorData::new(order, [b * t]), &device);
+    clips
+        .reshape([b * t, h, w, c])
+        .select(0, order)
+        .reshape([b, t, h, w, c])
 }
 
 /// Largest difference between the logits of streaming `clips` frame by frame and of the
@@ -441,7 +531,27 @@ fn frame_latency(
     times[times.len() / 2]
 }
 
-/// Every model of the run; each is a phase.
+/// One row of the mini-ablations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AblationResult {
+    /// The variant's name (`TRecViT` for the reference on the same budget).
+    pub name: String,
+    /// Its config.
+    pub model: TRecViTConfig,
+    /// What it measured (no latency).
+    pub result: ModelResult,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// The three models, in [`ModelKind::ALL`] order.
+    pub models: Vec<ModelResult>,
+    /// The reference and the variants of the mini-ablations (empty when the config has none).
+    pub ablations: Vec<AblationResult>,
+}
+
+/// Every model of the run, then the mini-ablations; each model is a phase.
 pub fn run(
     config: &ExperimentConfig,
     digits: &Digits,
@@ -449,9 +559,9 @@ pub fn run(
     device: &Device,
     alloc: &PeakAlloc,
     phases: &mut PhaseStore,
-) -> Result<Vec<ModelResult>, PhaseError> {
+) -> Result<RunResults, PhaseError> {
     let seed = config.seed + seed_offset;
-    ModelKind::ALL
+    let models = ModelKind::ALL
         .iter()
         .map(|&kind| {
             phases.run(
@@ -461,7 +571,42 @@ pub fn run(
                 },
             )
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ablations = Vec::new();
+    if let Some(ablation) = &config.ablations {
+        let reference = Variant {
+            name: "TRecViT".into(),
+            conv_taps: None,
+            lru_gates: None,
+            min_rad: None,
+        };
+        for variant in std::iter::once(&reference).chain(&ablation.variants) {
+            // The same training clips for every variant; no latency runs.
+            let mut short = config.clone();
+            short.model = variant.apply(&config.model);
+            short.training.steps = ablation.steps;
+            short.latency_frames.clear();
+            let result = phases.run(
+                &format!("ablation/{}", variant.name),
+                || -> Result<_, PhaseError> {
+                    Ok(run_model(
+                        ModelKind::TRecViT,
+                        &short,
+                        digits,
+                        seed,
+                        device,
+                        alloc,
+                    ))
+                },
+            )?;
+            ablations.push(AblationResult {
+                name: variant.name.clone(),
+                model: short.model,
+                result,
+            });
+        }
+    }
+    Ok(RunResults { models, ablations })
 }
 
 /// The paper's full-size efficiency comparison, counted: TRecViT-B (paper settings) against

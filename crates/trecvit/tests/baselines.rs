@@ -104,6 +104,12 @@ fn counted_parameters_match_the_built_models() {
         TRecViTConfig::tiny(4),
         TRecViTConfig::base_paper(),
         TRecViTConfig::base_release(),
+        // The ablations: no Conv1D, no gates.
+        TRecViTConfig {
+            conv_taps: 0,
+            lru_gates: false,
+            ..TRecViTConfig::tiny(4)
+        },
     ] {
         let counted = cost::trecvit(&config, 32).params;
         assert_eq!(

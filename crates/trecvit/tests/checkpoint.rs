@@ -163,7 +163,7 @@ fn saving_writes_back_the_jax_arrays() {
 #[test]
 fn a_model_trained_here_survives_a_save_and_load() {
     let device = Device::default();
-    let config = TRecViTConfig {
+    let small = TRecViTConfig {
         image_size: [8, 8],
         patch: [4, 4],
         in_channels: 2,
@@ -178,24 +178,32 @@ fn a_model_trained_here_survives_a_save_and_load() {
         }),
         ..TRecViTConfig::base_release()
     };
-    let model = config.init(&device);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.npz");
-    save_flax_npz(&model, &path).unwrap();
-    let loaded = load_flax_npz(&path, &config, &device).unwrap();
-    let video = Tensor::<5>::random(
-        [2, 5, 8, 8, 2],
-        burn::tensor::Distribution::Uniform(0.0, 1.0),
-        &device,
-    );
-    let (a, b) = (model.forward(video.clone()), loaded.forward(video));
-    assert!(max_abs_diff(a.tokens, b.tokens) < 1e-5);
-    assert!(max_abs_diff(a.logits.unwrap(), b.logits.unwrap()) < 1e-5);
-    assert_eq!(flax_config(&path, [8, 8]).unwrap(), config);
+    // The ablations of the reproduction too: no Conv1D, no gates.
+    let ablated = TRecViTConfig {
+        conv_taps: 0,
+        lru_gates: false,
+        ..small
+    };
+    for config in [small, ablated] {
+        let model = config.init(&device);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.npz");
+        save_flax_npz(&model, &path).unwrap();
+        let loaded = load_flax_npz(&path, &config, &device).unwrap();
+        let video = Tensor::<5>::random(
+            [2, 5, 8, 8, 2],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let (a, b) = (model.forward(video.clone()), loaded.forward(video));
+        assert!(max_abs_diff(a.tokens, b.tokens) < 1e-5);
+        assert!(max_abs_diff(a.logits.unwrap(), b.logits.unwrap()) < 1e-5);
+        assert_eq!(flax_config(&path, [8, 8]).unwrap(), config);
 
-    // Loaded on an autodiff device, every weight trains.
-    let trainable = load_flax_npz(&path, &config, &device.clone().autodiff()).unwrap();
-    assert_eq!(trainable_params(&trainable), trainable.num_params());
+        // Loaded on an autodiff device, every weight trains.
+        let trainable = load_flax_npz(&path, &config, &device.clone().autodiff()).unwrap();
+        assert_eq!(trainable_params(&trainable), trainable.num_params());
+    }
 }
 
 #[test]

@@ -44,6 +44,11 @@ fn bad_configs_are_errors_that_say_what_is_wrong() {
     assert!(message.contains("must tile"), "{message}");
     let message = load_edited("side: 32,", "side: 16,");
     assert!(message.contains("image_size must be [16, 16]"), "{message}");
+    let message = load_edited("lru_gates: Some(false)", "min_rad: Some(1.5)");
+    assert!(
+        message.contains("ablation `no gates`") && message.contains("min_rad"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -60,8 +65,14 @@ fn the_smoke_pipeline_runs_on_generated_digits_and_reports() {
     let mut phases = PhaseStore::in_memory();
     let alloc = PeakAlloc::new();
     let results = experiment::run(&config, &digits, 0, &device, &alloc, &mut phases).unwrap();
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.models.len(), 3);
+    // The reference and the smoke config's two variants, which lose what they leave out.
+    let names: Vec<&str> = results.ablations.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["TRecViT", "no Conv1D", "no gates"]);
+    let params: Vec<usize> = results.ablations.iter().map(|a| a.result.params).collect();
+    assert!(params[1] < params[0] && params[2] < params[0], "{params:?}");
     let trecvit = results
+        .models
         .iter()
         .find(|r| r.kind == ModelKind::TRecViT)
         .unwrap();
@@ -84,8 +95,34 @@ fn the_smoke_pipeline_runs_on_generated_digits_and_reports() {
         "params_flops.md",
         "streaming_check.txt",
         "scaling.csv",
+        "ablation_table.md",
     ] {
         assert!(dir.path().join(file).is_file(), "{file} was not written");
     }
-    assert_eq!(report.claims.len(), 10, "{}", report.to_markdown());
+    assert_eq!(report.claims.len(), 11, "{}", report.to_markdown());
+}
+
+#[test]
+fn shuffled_clips_hold_the_same_frames_in_another_order() {
+    let device = Device::default();
+    // Frame f of clip b is filled with 10·b + f.
+    let (clips, frames) = (6, 5);
+    let values: Vec<f32> = (0..clips * frames)
+        .flat_map(|i| std::iter::repeat_n(((i / frames) * 10 + i % frames) as f32, 4))
+        .collect();
+    let video = Tensor::<5>::from_data(TensorData::new(values, [clips, frames, 2, 2, 1]), &device);
+    let shuffled = experiment::shuffle_frames(video, 3);
+    let firsts: Vec<f32> = kiln_core::host_values(shuffled.slice(s![.., .., 0..1, 0..1, ..]));
+    let mut moved = 0;
+    for (b, clip) in firsts.chunks(frames).enumerate() {
+        let mut sorted = clip.to_vec();
+        sorted.sort_by(f32::total_cmp);
+        let original: Vec<f32> = (0..frames).map(|f| (b * 10 + f) as f32).collect();
+        assert_eq!(sorted, original, "clip {b} keeps its own frames");
+        moved += usize::from(clip != original.as_slice());
+    }
+    assert!(
+        moved >= clips - 1,
+        "only {moved} of {clips} clips were reordered"
+    );
 }

@@ -10,6 +10,9 @@
 //!
 //! Everything it keeps between frames is the convolution's last `K − 1` inputs and the LRU
 //! state, both of a size fixed by the widths, not by the length of the sequence.
+//!
+//! With `conv_taps = 0` the block has no convolution (`u = RG-LRU(W_u x̂)`, the "no Conv1D"
+//! row of TRecViT's Table 1).
 
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
@@ -27,7 +30,7 @@ pub struct RecurrentBlockConfig {
     pub d_model: usize,
     /// The LRU (its width is the branch width `W`).
     pub lru: RgLruConfig,
-    /// Taps of the causal convolution (4).
+    /// Taps of the causal convolution (4; 0 for none).
     pub conv_taps: usize,
     /// Layers in the whole network, which scales the output projection's initial variance by
     /// `2 / depth` as in the released code.
@@ -37,8 +40,8 @@ pub struct RecurrentBlockConfig {
 /// What a [`RecurrentBlock`] carries from one frame to the next.
 #[derive(Debug, Clone)]
 pub struct RecurrentState {
-    /// The convolution's last `K − 1` inputs, `[B, K − 1, W]`.
-    pub conv: Tensor<3>,
+    /// The convolution's last `K − 1` inputs, `[B, K − 1, W]` (`None` without a convolution).
+    pub conv: Option<Tensor<3>>,
     /// The LRU state, `[B, W]`.
     pub lru: Tensor<2>,
 }
@@ -46,8 +49,11 @@ pub struct RecurrentState {
 impl RecurrentState {
     /// Values held, per sequence.
     pub fn len_per_sequence(&self) -> usize {
-        let [_, taps, width] = self.conv.dims();
-        taps * width + self.lru.dims()[1]
+        let conv = self.conv.as_ref().map_or(0, |c| {
+            let [_, taps, width] = c.dims();
+            taps * width
+        });
+        conv + self.lru.dims()[1]
     }
 }
 
@@ -68,7 +74,7 @@ impl RecurrentBlockConfig {
             norm: RmsNorm::new(d, 1e-6, device),
             gate: linear(d, w, normal(d, 1.0)),
             input: linear(d, w, normal(d, 1.0)),
-            conv: CausalConv1d::new(self.conv_taps, w, device),
+            conv: (self.conv_taps > 0).then(|| CausalConv1d::new(self.conv_taps, w, device)),
             lru: self.lru.init(device),
             output: linear(w, d, normal(w, 2.0 / self.depth.max(1) as f64)),
         };
@@ -86,8 +92,8 @@ pub struct RecurrentBlock {
     pub gate: Linear,
     /// `W_u`, into the convolution and the LRU.
     pub input: Linear,
-    /// The causal depthwise convolution.
-    pub conv: CausalConv1d,
+    /// The causal depthwise convolution (`None` when `conv_taps` is 0).
+    pub conv: Option<CausalConv1d>,
     /// The RG-LRU.
     pub lru: RgLru,
     /// `W_o`, back to the model width.
@@ -105,10 +111,17 @@ impl RecurrentBlock {
         let normed = self.norm.forward(x.clone());
         let gate = gelu_approximate(self.gate.forward(normed.clone()));
         let (conv_cache, lru_state) = match state {
-            Some(s) => (Some(s.conv), Some(s.lru)),
+            Some(s) => (s.conv, Some(s.lru)),
             None => (None, None),
         };
-        let (u, conv) = self.conv.forward(self.input.forward(normed), conv_cache);
+        let u = self.input.forward(normed);
+        let (u, conv) = match &self.conv {
+            Some(layer) => {
+                let (u, cache) = layer.forward(u, conv_cache);
+                (u, Some(cache))
+            }
+            None => (u, None),
+        };
         let (u, lru) = self.lru.forward(u, lru_state);
         let out = x + self.output.forward(u * gate);
         (out, RecurrentState { conv, lru })

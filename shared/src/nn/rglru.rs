@@ -11,6 +11,10 @@
 //! At the start of a sequence the previous state is zero and the first input is not scaled by
 //! `√(1 − a_0²)` (the released code's reset); a call that continues a sequence passes its state.
 //!
+//! Without gates (`gated = false`, the "no input and no recurrence gate" row of TRecViT's
+//! Table 1), the unit is the plain LRU with real decays: `g_x = 1` and `a_t = r` for all `t`,
+//! the decay radius itself (not `r^c`), so the initial radii keep their meaning.
+//!
 //! The complex option (`only_real = false`, Griffin's library; TRecViT found no gain from it,
 //! §3.1) reads the `W` channels as `W/2` complex numbers, real parts first, and gives each decay
 //! a phase: `a_t = exp(−c g_a softplus(Λ) + i θ g_a)`, `θ ~ U(0, 0.1π)`, normalised by
@@ -52,11 +56,14 @@ pub struct RgLruConfig {
     /// How the recurrence runs over time.
     pub scan: ScanImpl,
     /// Real decays (the default); `false` for complex ones with a learned phase.
-    #[serde(default = "real_by_default")]
+    #[serde(default = "yes")]
     pub only_real: bool,
+    /// The input and recurrence gates (the default); `false` for the ungated LRU.
+    #[serde(default = "yes")]
+    pub gated: bool,
 }
 
-fn real_by_default() -> bool {
+fn yes() -> bool {
     true
 }
 
@@ -72,6 +79,7 @@ impl RgLruConfig {
             init: DecayInit::UniformRadius,
             scan: ScanImpl::Sequential,
             only_real: true,
+            gated: true,
         }
     }
 
@@ -122,9 +130,13 @@ impl RgLruConfig {
                 device,
             ))
         });
+        let gate = || {
+            self.gated
+                .then(|| BlockDiagonalLinear::rectangular(self.width, n, self.blocks, device))
+        };
         RgLru {
-            input_gate: BlockDiagonalLinear::rectangular(self.width, n, self.blocks, device),
-            decay_gate: BlockDiagonalLinear::rectangular(self.width, n, self.blocks, device),
+            input_gate: gate(),
+            decay_gate: gate(),
             lambda: Param::from_tensor(lambda),
             theta,
             c: self.c,
@@ -140,10 +152,10 @@ const MIN_ONE_MINUS_A2: f64 = 2.5e-7;
 /// The real-gated LRU.
 #[derive(Module, Debug)]
 pub struct RgLru {
-    /// `W_x`, `b_x`.
-    pub input_gate: BlockDiagonalLinear,
-    /// `W_a`, `b_a`.
-    pub decay_gate: BlockDiagonalLinear,
+    /// `W_x`, `b_x` (`None` without gates).
+    pub input_gate: Option<BlockDiagonalLinear>,
+    /// `W_a`, `b_a` (`None` without gates).
+    pub decay_gate: Option<BlockDiagonalLinear>,
     /// `Λ`, `[W]` (`[W/2]` complex): the decay radius is `exp(−softplus(Λ))`.
     pub lambda: Param<Tensor<1>>,
     /// `θ`, `[W/2]`: the phase of complex decays (`None` for a real unit).
@@ -164,11 +176,21 @@ impl RgLru {
     /// sequences; `None` starts them. Returns every `h_t` and the last.
     pub fn forward(&self, u: Tensor<3>, state: Option<Tensor<2>>) -> (Tensor<3>, Tensor<2>) {
         let [batch, time, _] = u.dims();
-        let gate_x = sigmoid(self.input_gate.forward(u.clone()));
-        let gate_a = sigmoid(self.decay_gate.forward(u.clone()));
         let n = self.lambda.dims()[0];
         let rate = softplus(self.lambda.val(), 1.0).reshape([1, 1, n]);
-        let log_a = (gate_a.clone() * rate).mul_scalar(-self.c);
+        let (gate_x, gate_a, c) = match (&self.input_gate, &self.decay_gate) {
+            (Some(input), Some(decay)) => (
+                sigmoid(input.forward(u.clone())),
+                sigmoid(decay.forward(u.clone())),
+                self.c,
+            ),
+            // Ungated: g_x = g_a = 1 and a = r (c = 1).
+            _ => {
+                let ones = Tensor::ones([batch, time, n], &u.device());
+                (ones.clone(), ones, 1.0)
+            }
+        };
+        let log_a = (gate_a.clone() * rate).mul_scalar(-c);
         let mut norm = log_a
             .clone()
             .mul_scalar(2.0)

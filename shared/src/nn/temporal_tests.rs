@@ -189,7 +189,8 @@ fn rglru_resets_at_the_start_and_streams_in_pieces() {
     let (full, _) = lru.forward(u.clone(), None);
     // h_0 = g_x ⊙ u_0: no previous state and no √(1 − a²) scaling.
     let first = u.clone().slice(s![.., 0..1, ..]);
-    let gate = burn::tensor::activation::sigmoid(lru.input_gate.forward(first.clone()));
+    let gate =
+        burn::tensor::activation::sigmoid(lru.input_gate.as_ref().unwrap().forward(first.clone()));
     assert!(max_abs_diff(full.clone().slice(s![.., 0..1, ..]), gate * first) < 1e-6);
     // Frames 0..4, then 4..9 from the state: the same as all nine at once.
     let (head, state) = lru.forward(u.clone().slice(s![.., 0..4, ..]), None);
@@ -230,6 +231,73 @@ fn recurrent_block_streams_frame_by_frame_with_constant_state() {
     assert!(max_abs_diff(Tensor::cat(frames, 1), full) < 1e-5);
     // 3 cached frames + the state, of 12 channels each, whatever the length.
     assert!(sizes.iter().all(|&s| s == 4 * 12), "{sizes:?}");
+}
+
+#[test]
+fn ungated_lru_is_the_plain_lru() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(11);
+    let config = RgLruConfig {
+        gated: false,
+        ..RgLruConfig::paper(4, 2)
+    };
+    let lru = config.init(&device);
+    assert_eq!(lru.num_params(), 4, "only Λ is left");
+    let u = Tensor::<3>::random([2, 7, 4], Distribution::Normal(0.0, 1.0), &device);
+    let (h, _) = lru.forward(u.clone(), None);
+    // h_0 = u_0; h_t = r h_{t−1} + √(1 − r²) u_t, per channel, in f64.
+    let r: Vec<f64> = host_values(lru.radii())
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    assert!(r.iter().all(|&r| (0.6..=0.999).contains(&r)), "{r:?}");
+    let u = host_values(u);
+    let mut expected = vec![0.0f32; u.len()];
+    for b in 0..2 {
+        for (c, &r) in r.iter().enumerate() {
+            let mut state = 0.0f64;
+            for t in 0..7 {
+                let i = (b * 7 + t) * 4 + c;
+                let x = f64::from(u[i]);
+                state = if t == 0 {
+                    x
+                } else {
+                    r * state + (1.0 - r * r).sqrt() * x
+                };
+                expected[i] = state as f32;
+            }
+        }
+    }
+    assert_close_relative(&host_values(h), &expected, 1e-5, "ungated LRU");
+}
+
+#[test]
+fn block_without_convolution_streams_and_keeps_no_conv_state() {
+    let _lock = device_rng_lock();
+    let device = Device::default();
+    device.seed(12);
+    let config = RecurrentBlockConfig {
+        d_model: 6,
+        lru: RgLruConfig::paper(12, 3),
+        conv_taps: 0,
+        depth: 2,
+    };
+    let block = config.init(&device);
+    let with_conv = RecurrentBlockConfig {
+        conv_taps: 4,
+        ..config
+    }
+    .init(&device);
+    // The convolution's 4 × 12 taps and 12 biases are gone.
+    assert_eq!(with_conv.num_params() - block.num_params(), 4 * 12 + 12);
+    let x = Tensor::<3>::random([2, 9, 6], Distribution::Normal(0.0, 1.0), &device);
+    let (full, _) = block.forward(x.clone(), None);
+    let (head, state) = block.forward(x.clone().slice(s![.., 0..5, ..]), None);
+    assert!(state.conv.is_none());
+    assert_eq!(state.len_per_sequence(), 12);
+    let (tail, _) = block.forward(x.slice(s![.., 5..9, ..]), Some(state));
+    assert!(max_abs_diff(Tensor::cat(vec![head, tail], 1), full) < 1e-5);
 }
 
 #[test]
