@@ -336,6 +336,8 @@ pub struct ModelResult {
     pub train_seconds: f64,
     /// Median seconds to take in one new frame after `latency_frames[i]` frames.
     pub frame_latency: Vec<f64>,
+    /// Peak host bytes allocated while taking in that frame (flex only).
+    pub frame_peak_bytes: Vec<Option<usize>>,
     /// Largest |streaming − whole-clip| logit difference (TRecViT only).
     pub streaming_gap: Option<f64>,
 }
@@ -417,11 +419,11 @@ pub fn run_model(
         )),
         _ => None,
     };
-    let frame_latency = config
+    let (frame_latency, frame_peak_bytes) = config
         .latency_frames
         .iter()
-        .map(|&t| frame_latency(&model, config, t, device))
-        .collect();
+        .map(|&t| frame_cost(&model, config, t, device, alloc))
+        .unzip();
     ModelResult {
         kind,
         params: model.num_params(),
@@ -431,6 +433,7 @@ pub fn run_model(
         peak_bytes,
         train_seconds,
         frame_latency,
+        frame_peak_bytes,
         streaming_gap,
     }
 }
@@ -480,19 +483,22 @@ fn streaming_gap(model: &TRecViT, clips: Tensor<5>) -> f64 {
     f64::from(gap)
 }
 
-/// Median seconds to take in frame `frames + 1` of one video when `frames` came before: one
-/// `step` for TRecViT; for the attention models, whatever they must recompute (the frame
-/// model encodes the new frame alone; joint attention runs again over the whole video).
-fn frame_latency(
+/// Median seconds, and peak bytes allocated, to take in frame `frames + 1` of one video when
+/// `frames` came before: one `step` for TRecViT; for the attention models, whatever they must
+/// recompute (the frame model encodes the new frame alone; joint attention runs again over the
+/// whole video). The memory is measured on one more, untimed call.
+fn frame_cost(
     model: &AnyModel,
     config: &ExperimentConfig,
     frames: usize,
     device: &Device,
-) -> f64 {
+    alloc: &PeakAlloc,
+) -> (f64, Option<usize>) {
     let [h, w] = config.model.image_size;
     let video = Tensor::<5>::zeros([1, frames + 1, h, w, 1], device);
     let frame = video.clone().slice(s![.., frames..frames + 1]);
     let mut times = Vec::with_capacity(config.latency_repeats);
+    let peak;
     match model {
         AnyModel::TRecViT(m) => {
             let mut state = StreamState::default();
@@ -509,6 +515,9 @@ fn frame_latency(
                 let _ = tokens.into_data();
                 times.push(started.elapsed().as_secs_f64());
             }
+            peak = alloc
+                .measure(|| m.step(f.clone(), state.clone()).0.into_data())
+                .1;
         }
         AnyModel::FrameVit(m) => {
             let _ = m.forward(frame.clone()).into_data();
@@ -517,6 +526,7 @@ fn frame_latency(
                 let _ = m.forward(frame.clone()).into_data();
                 times.push(started.elapsed().as_secs_f64());
             }
+            peak = alloc.measure(|| m.forward(frame.clone()).into_data()).1;
         }
         AnyModel::JointAttention(m) => {
             let _ = m.forward(video.clone()).into_data();
@@ -525,10 +535,11 @@ fn frame_latency(
                 let _ = m.forward(video.clone()).into_data();
                 times.push(started.elapsed().as_secs_f64());
             }
+            peak = alloc.measure(|| m.forward(video.clone()).into_data()).1;
         }
     }
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    (times[times.len() / 2], peak)
 }
 
 /// One row of the mini-ablations.

@@ -18,12 +18,11 @@ fn result(results: &[ModelResult], kind: ModelKind) -> Option<&ModelResult> {
     results.iter().find(|r| r.kind == kind)
 }
 
-/// FLOPs of one clip of the small models, counted from their shapes (the joint model's one
-/// CLS per frame counted as a patch).
-fn small_flops(config: &ExperimentConfig, kind: ModelKind) -> f64 {
+/// The small models' shared Transformer shape (the joint model's one CLS per frame counted as
+/// a patch).
+fn small_shape(config: &ExperimentConfig) -> Shape {
     let m = &config.model;
-    let frames = config.task.frames;
-    let shape = Shape {
+    Shape {
         width: m.width,
         depth: m.depth,
         heads: m.heads,
@@ -31,12 +30,29 @@ fn small_flops(config: &ExperimentConfig, kind: ModelKind) -> f64 {
         patch_values: m.patch[0] * m.patch[1] * m.in_channels,
         patches: m.patches_per_frame() + 1,
         classes: m.head.map_or(0, |h| h.num_classes),
-    };
+    }
+}
+
+/// FLOPs of one clip of the small models, counted from their shapes.
+fn small_flops(config: &ExperimentConfig, kind: ModelKind) -> f64 {
+    let frames = config.task.frames;
+    let shape = small_shape(config);
     match kind {
-        ModelKind::TRecViT => cost::trecvit(m, frames).flops,
+        ModelKind::TRecViT => cost::trecvit(&config.model, frames).flops,
         ModelKind::JointAttention => cost::joint_attention(&shape, frames, 1).flops,
         // Every frame alone: a joint model over one frame, times the frames.
         ModelKind::FrameVit => frames as f64 * cost::joint_attention(&shape, 1, 1).flops,
+    }
+}
+
+/// Counted FLOPs to take in one new frame after `seen` frames: one frame's worth for TRecViT
+/// and the frame-only ViT, the whole video again for joint attention.
+fn new_frame_flops(config: &ExperimentConfig, kind: ModelKind, seen: usize) -> f64 {
+    let shape = small_shape(config);
+    match kind {
+        ModelKind::TRecViT => cost::trecvit(&config.model, 1).flops,
+        ModelKind::FrameVit => cost::joint_attention(&shape, 1, 1).flops,
+        ModelKind::JointAttention => cost::joint_attention(&shape, seen + 1, 1).flops,
     }
 }
 
@@ -318,40 +334,80 @@ fn latency_part(
         "frames already seen",
         "milliseconds per new frame",
     );
-    let mut csv = String::from("model,frames,seconds\n");
-    let mut table = String::from("| model |");
+    let mut measured_memory = false;
+    let mut memory_plot = LinePlot::new(
+        "Peak memory of one new frame vs frames already seen",
+        "frames already seen",
+        "MiB allocated while taking in the frame",
+    );
+    let mut csv = String::from("model,frames,seconds,peak_bytes,counted_flops\n");
+    let mut header = String::from("| model |");
     for t in frames {
-        let _ = write!(table, " T = {t} |");
+        let _ = write!(header, " T = {t} |");
     }
-    table.push_str("\n|---|");
-    table.push_str(&"---|".repeat(frames.len()));
-    table.push('\n');
+    header.push_str("\n|---|");
+    header.push_str(&"---|".repeat(frames.len()));
+    header.push('\n');
+    let (mut table, mut memory_table, mut flops_table) = (header.clone(), header.clone(), header);
     for r in results {
-        let _ = write!(table, "| {} |", r.kind.name());
-        for (t, s) in frames.iter().zip(&r.frame_latency) {
+        let name = r.kind.name();
+        let _ = write!(table, "| {name} |");
+        let _ = write!(memory_table, "| {name} |");
+        let _ = write!(flops_table, "| {name} |");
+        for (i, (&t, s)) in frames.iter().zip(&r.frame_latency).enumerate() {
+            let peak = r.frame_peak_bytes.get(i).copied().flatten();
+            let flops = new_frame_flops(config, r.kind, t);
             let _ = write!(table, " {:.2} ms |", s * 1e3);
-            let _ = writeln!(csv, "{},{t},{s}", r.kind.name());
+            let _ = write!(
+                memory_table,
+                " {} |",
+                peak.map_or("n/a".into(), |b| format!("{:.2} MiB", b as f64 / 1048576.0))
+            );
+            let _ = write!(flops_table, " {:.2} |", flops / 1e6);
+            let _ = writeln!(
+                csv,
+                "{name},{t},{s},{},{flops}",
+                peak.map_or(String::new(), |b| b.to_string())
+            );
         }
         table.push('\n');
+        memory_table.push('\n');
+        flops_table.push('\n');
         plot = plot.with(Series::line(
-            r.kind.name(),
+            name,
             frames
                 .iter()
                 .zip(&r.frame_latency)
                 .map(|(&t, &s)| (t as f64, s * 1e3)),
         ));
+        let points: Vec<(f64, f64)> = frames
+            .iter()
+            .zip(&r.frame_peak_bytes)
+            .filter_map(|(&t, b)| Some((t as f64, (*b)? as f64 / 1048576.0)))
+            .collect();
+        if !points.is_empty() {
+            measured_memory = true;
+            memory_plot = memory_plot.with(Series::line(name, points));
+        }
     }
-    let growth = |kind| {
+    let (lo, hi) = (
+        frames.first().copied().unwrap_or(0),
+        frames.last().copied().unwrap_or(0),
+    );
+    let latency_growth = |kind| {
         result(results, kind).and_then(|r| {
             let (first, last) = (r.frame_latency.first()?, r.frame_latency.last()?);
             Some(last / first)
         })
     };
-    let (lo, hi) = (
-        frames.first().copied().unwrap_or(0),
-        frames.last().copied().unwrap_or(0),
-    );
-    if let Some(g) = growth(ModelKind::TRecViT) {
+    let memory_growth = |kind| {
+        result(results, kind).and_then(|r| {
+            let first = (*r.frame_peak_bytes.first()?)? as f64;
+            let last = (*r.frame_peak_bytes.last()?)? as f64;
+            Some(last / first)
+        })
+    };
+    if let Some(g) = latency_growth(ModelKind::TRecViT) {
         report.claim(Claim::new(
             format!("TRecViT's latency per new frame, T = {hi} ÷ T = {lo}"),
             "constant in T (O(1) state, §3)",
@@ -359,7 +415,7 @@ fn latency_part(
             Check::AtMost(1.5),
         ));
     }
-    if let Some(g) = growth(ModelKind::JointAttention) {
+    if let Some(g) = latency_growth(ModelKind::JointAttention) {
         report.claim(Claim::new(
             format!("Joint attention's latency per new frame, T = {hi} ÷ T = {lo}"),
             "grows with T (it must attend over the whole video)",
@@ -367,15 +423,37 @@ fn latency_part(
             Check::AtLeast(2.0),
         ));
     }
+    if let Some(g) = memory_growth(ModelKind::TRecViT) {
+        report.claim(Claim::new(
+            format!("TRecViT's peak memory per new frame, T = {hi} ÷ T = {lo}"),
+            "constant in T (O(1) state, §3)",
+            one(g),
+            Check::AtMost(1.5),
+        ));
+    }
+    if let Some(g) = memory_growth(ModelKind::JointAttention) {
+        report.claim(Claim::new(
+            format!("Joint attention's peak memory per new frame, T = {hi} ÷ T = {lo}"),
+            "grows with T (scores over the whole video)",
+            one(g),
+            Check::AtLeast(2.0),
+        ));
+    }
     report.section(
-        "Streaming latency",
+        "Streaming latency, memory and FLOPs",
         format!(
-            "Median of {} timed runs, batch 1: TRecViT takes one `step`; the frame-only ViT \
-             encodes the new frame; joint attention has no state to carry, so it runs again over \
-             the whole video.\n\n{table}",
+            "Batch 1. TRecViT takes one `step`; the frame-only ViT encodes the new frame; joint \
+             attention has no state to carry, so it runs again over the whole video. Latency is \
+             the median of {} timed runs; memory is the peak heap allocated during one more \
+             run (flex only); FLOPs are counted from the shapes.\n\n**Latency**\n\n{table}\n\
+             **Peak memory**\n\n{memory_table}\n**MFLOPs per new frame (counted)**\n\n\
+             {flops_table}",
             config.latency_repeats
         ),
     );
+    if measured_memory {
+        report.plot("memory_vs_T", memory_plot);
+    }
     report.file("scaling.csv", csv);
     report.plot("latency_vs_T", plot);
     Ok(())
