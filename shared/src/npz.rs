@@ -168,9 +168,13 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         other => return Err(format!("fortran_order is `{other}`, not True or False")),
     };
     let shape = parse_shape(header_field(header, "shape")?)?;
-    let count: usize = shape.iter().product();
+    let too_large = || format!("shape {shape:?} is too large to address");
+    let count = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(too_large)?;
     let data = &bytes[data_start..];
-    let needed = count * dtype.size;
+    let needed = count.checked_mul(dtype.size).ok_or_else(too_large)?;
     if data.len() != needed {
         return Err(format!(
             "shape {shape:?} of {} needs {needed} bytes of data, the file has {}",
@@ -312,7 +316,9 @@ impl Npz {
                 });
             }
         };
-        let mut bytes = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0));
+        // The declared size only guides the first allocation: a damaged archive may lie.
+        let declared = usize::try_from(file.size()).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(declared.min(1 << 30));
         file.read_to_end(&mut bytes)
             .map_err(|e| NpzError::NotAnArchive {
                 path: self.path.clone(),
@@ -582,6 +588,9 @@ mod tests {
         assert!(err.contains("needs 12 bytes"), "{err}");
         let err = parse_npy(&npy("<f4", false, "(a, 2)", &[])).unwrap_err();
         assert!(err.contains("not a number"), "{err}");
+        let huge = format!("({}, 4)", usize::MAX / 2);
+        let err = parse_npy(&npy("<f4", false, &huge, &[])).unwrap_err();
+        assert!(err.contains("too large"), "{err}");
     }
 
     #[test]

@@ -453,25 +453,27 @@ pub fn flax_config(
     let path = path.as_ref();
     let mut npz = Npz::open(path)?;
     let names = npz.names().to_vec();
-    let mut shape =
-        |key: &str| -> Result<Vec<usize>, CheckpointError> { Ok(npz.read(key)?.shape().to_vec()) };
-    let wrong = |key: &str, found: &[usize], expected: &str| {
-        CheckpointError::Config(format!(
-            "`{key}` in {} has shape {found:?}, expected {expected}",
-            path.display()
-        ))
+    // The shape of `key`, which must have as many axes as `layout` names.
+    let mut shape = |key: &str, layout: &str| -> Result<Vec<usize>, CheckpointError> {
+        let found = npz.read(key)?.shape().to_vec();
+        if found.len() != layout.split(',').count() {
+            return Err(CheckpointError::Config(format!(
+                "`{key}` in {} has shape {found:?}, expected [{layout}]",
+                path.display()
+            )));
+        }
+        Ok(found)
     };
     let kernel_key = "tokenizer/embedding/kernel";
-    let kernel = shape(kernel_key)?;
+    let kernel = shape(kernel_key, "1, patch_h, patch_w, channels, width")?;
     let [1, ph, pw, channels, width] = kernel[..] else {
-        return Err(wrong(
-            kernel_key,
-            &kernel,
-            "[1, patch_h, patch_w, channels, width]",
-        ));
+        return Err(CheckpointError::Config(format!(
+            "`{kernel_key}` in {} has shape {kernel:?}; its first axis (frames per patch) must \
+             be 1",
+            path.display()
+        )));
     };
-    let positions_key = "tokenizer/pos_embedding";
-    let positions = shape(positions_key)?[1];
+    let positions = shape("tokenizer/pos_embedding", "1, patches, width")?[1];
     let grid = (image_size[0] / ph.max(1)) * (image_size[1] / pw.max(1));
     if grid != positions {
         return Err(CheckpointError::Config(format!(
@@ -490,28 +492,26 @@ pub fn flax_config(
         })
         .count();
     let query_key = "encoder/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel";
-    let query = shape(query_key)?;
-    let [_, heads, _] = query[..] else {
-        return Err(wrong(query_key, &query, "[width, heads, head_dim]"));
-    };
-    let mlp_dim = shape("encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel")?[1];
+    let heads = shape(query_key, "width, heads, head_dim")?[1];
+    let dense = "in, out";
+    let mlp_dim = shape("encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel", dense)?[1];
     let block = "encoder/residualblock_00/recurrent_block";
-    let lru_width = shape(&format!("{block}/linear_x/kernel"))?[1];
+    let lru_width = shape(&format!("{block}/linear_x/kernel"), dense)?[1];
     // Our ablations (no Conv1D, no gates) are saved without those arrays.
     let conv_key = format!("{block}/conv_1d/w");
     let conv_taps = if names.contains(&conv_key) {
-        shape(&conv_key)?[0]
+        shape(&conv_key, "taps, lru_width")?[0]
     } else {
         0
     };
     let lru_gates = names.contains(&format!("{block}/rg_lru/a_gate/w"));
     let complex_lru = names.contains(&format!("{block}/rg_lru/a_imag_param"));
     let head = if names.iter().any(|k| k == "decoder/cls_head/kernel") {
-        let classes = shape("decoder/cls_head/kernel")?[1];
+        let classes = shape("decoder/cls_head/kernel", dense)?[1];
         let rep_size = names
             .iter()
             .any(|k| k == "decoder/pre_logits/kernel")
-            .then(|| shape("decoder/pre_logits/kernel").map(|s| s[1]))
+            .then(|| shape("decoder/pre_logits/kernel", dense).map(|s| s[1]))
             .transpose()?;
         Some(HeadConfig {
             rep_size,

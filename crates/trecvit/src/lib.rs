@@ -19,6 +19,10 @@
 //! The temporal layers live in `kiln_core::nn` (the RG-LRU, its scans, the causal Conv1D, the
 //! recurrent block), where other sequence models can use them.
 //!
+//! The released JAX checkpoints load through [`checkpoint`] ([`load_flax_npz`]), and
+//! [`TRecViT::classify_clips`] classifies a long video as the released wrapper does: clips of a
+//! fixed length, each from a fresh state, their predictions averaged.
+//!
 //! ```
 //! use burn::prelude::*;
 //! use kiln_trecvit::{TRecViTConfig, StreamState};
@@ -349,6 +353,9 @@ impl TRecViT {
         frames_per_clip: usize,
     ) -> Result<ClipsOutput, String> {
         let [b, t, h, w, c] = video.dims();
+        if t == 0 {
+            return Err("the video has no frames".into());
+        }
         let clips = (t / frames_per_clip.max(1)).max(1);
         if !t.is_multiple_of(clips) {
             return Err(format!(

@@ -394,50 +394,41 @@ fn latency_part(
         frames.first().copied().unwrap_or(0),
         frames.last().copied().unwrap_or(0),
     );
-    let latency_growth = |kind| {
-        result(results, kind).and_then(|r| {
-            let (first, last) = (r.frame_latency.first()?, r.frame_latency.last()?);
-            Some(last / first)
-        })
+    // Last ÷ first value of a per-T series (absent when a value was not measured).
+    let growth = |values: Vec<Option<f64>>| -> Option<f64> {
+        Some((*values.last()?)? / (*values.first()?)?)
     };
-    let memory_growth = |kind| {
-        result(results, kind).and_then(|r| {
-            let first = (*r.frame_peak_bytes.first()?)? as f64;
-            let last = (*r.frame_peak_bytes.last()?)? as f64;
-            Some(last / first)
-        })
+    let latency = |r: &ModelResult| r.frame_latency.iter().map(|&s| Some(s)).collect();
+    let memory = |r: &ModelResult| {
+        r.frame_peak_bytes
+            .iter()
+            .map(|b| b.map(|b| b as f64))
+            .collect()
     };
-    if let Some(g) = latency_growth(ModelKind::TRecViT) {
-        report.claim(Claim::new(
-            format!("TRecViT's latency per new frame, T = {hi} ÷ T = {lo}"),
-            "constant in T (O(1) state, §3)",
-            one(g),
-            Check::AtMost(1.5),
-        ));
-    }
-    if let Some(g) = latency_growth(ModelKind::JointAttention) {
-        report.claim(Claim::new(
-            format!("Joint attention's latency per new frame, T = {hi} ÷ T = {lo}"),
-            "grows with T (it must attend over the whole video)",
-            one(g),
-            Check::AtLeast(2.0),
-        ));
-    }
-    if let Some(g) = memory_growth(ModelKind::TRecViT) {
-        report.claim(Claim::new(
-            format!("TRecViT's peak memory per new frame, T = {hi} ÷ T = {lo}"),
-            "constant in T (O(1) state, §3)",
-            one(g),
-            Check::AtMost(1.5),
-        ));
-    }
-    if let Some(g) = memory_growth(ModelKind::JointAttention) {
-        report.claim(Claim::new(
-            format!("Joint attention's peak memory per new frame, T = {hi} ÷ T = {lo}"),
-            "grows with T (scores over the whole video)",
-            one(g),
-            Check::AtLeast(2.0),
-        ));
+    for (what, series) in [
+        (
+            "latency",
+            &latency as &dyn Fn(&ModelResult) -> Vec<Option<f64>>,
+        ),
+        ("peak memory", &memory),
+    ] {
+        if let Some(g) = result(results, ModelKind::TRecViT).and_then(|r| growth(series(r))) {
+            report.claim(Claim::new(
+                format!("TRecViT's {what} per new frame, T = {hi} ÷ T = {lo}"),
+                "constant in T (O(1) state, §3)",
+                one(g),
+                Check::AtMost(1.5),
+            ));
+        }
+        if let Some(g) = result(results, ModelKind::JointAttention).and_then(|r| growth(series(r)))
+        {
+            report.claim(Claim::new(
+                format!("Joint attention's {what} per new frame, T = {hi} ÷ T = {lo}"),
+                "grows with T (it must attend over the whole video)",
+                one(g),
+                Check::AtLeast(2.0),
+            ));
+        }
     }
     report.section(
         "Streaming latency, memory and FLOPs",

@@ -289,6 +289,24 @@ fn bad_files_and_frame_sizes_are_refused_with_the_reason() {
         message.contains("no array named `tokenizer/embedding/kernel`"),
         "{message}"
     );
+
+    // A position embedding of the wrong rank is named, not indexed past its end.
+    let kernel = NpyArray::new(vec![1, 4, 4, 3, 16], vec![0.0; 768]).unwrap();
+    let flat = NpyArray::new(vec![16], vec![0.0; 16]).unwrap();
+    let broken = dir.path().join("broken.npz");
+    write_npz(
+        &broken,
+        [
+            ("tokenizer/embedding/kernel", &kernel),
+            ("tokenizer/pos_embedding", &flat),
+        ],
+    )
+    .unwrap();
+    let message = flax_config(&broken, IMAGE).unwrap_err().to_string();
+    assert!(
+        message.contains("pos_embedding") && message.contains("expected [1, patches, width]"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -299,6 +317,9 @@ fn videos_that_do_not_cut_into_equal_clips_are_refused() {
     let video = Tensor::<5>::zeros([1, 9, 8, 12, 3], &device);
     let message = model.classify_clips(video, 4).err().unwrap();
     assert!(message.contains("trim the video to 8 frames"), "{message}");
+    let empty = Tensor::<5>::zeros([1, 0, 8, 12, 3], &device);
+    let message = model.classify_clips(empty, 4).err().unwrap();
+    assert!(message.contains("no frames"), "{message}");
     // Fewer frames than a clip: one clip of all of them.
     let short = Tensor::<5>::zeros([1, 3, 8, 12, 3], &device);
     assert_eq!(
