@@ -1,10 +1,231 @@
-//! What every paper's `reproduce` binary takes, and what it does around its experiment: the
-//! common arguments, the resumable phase store in the output folder, and the exit status.
+//! What every paper's `reproduce-<paper>` binary does around its experiments, once: the
+//! [`Reproduction`] a paper implements (its config, its experiments, its report) and [`main`],
+//! which parses the arguments, reads and checks the config, picks the device, opens the
+//! resumable phase store, runs the experiments, and writes and prints the report.
+//!
+//! A paper's binary is then a few lines:
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static ALLOC: kiln_core::train::PeakAlloc = kiln_core::train::PeakAlloc::new();
+//!
+//! fn main() -> std::process::ExitCode {
+//!     kiln_core::cli::main::<kiln_noprop::experiment::NoProp>(&ALLOC)
+//! }
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
-use crate::train::{PhaseError, PhaseStore};
+use burn::prelude::Device;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::InvalidConfig;
+use crate::backend::{Backend, BackendError};
+use crate::data::DataError;
+use crate::report::{Report, ReportError, RunInfo, utc_now};
+use crate::train::{PeakAlloc, PhaseError, PhaseStore};
+
+/// A paper's reproduction, as [`main`] drives it: read the config, [`run`](Self::run) the
+/// experiments as resumable phases, then turn the results into a [`report`](Self::report).
+pub trait Reproduction {
+    /// The paper's short name: `noprop` runs as `cargo xtask reproduce noprop`, from the binary
+    /// `reproduce-noprop`, into `results/noprop`.
+    const PAPER: &'static str;
+    /// One sentence for `--help`: what the reproduction shows.
+    const ABOUT: &'static str;
+    /// The experiment config, read from `configs/<paper>/<scale>.ron` (its serde derive should
+    /// deny unknown fields).
+    type Config: Serialize + DeserializeOwned;
+    /// What the experiments measured.
+    type Results;
+
+    /// Checks a config read from disk, beyond its types.
+    ///
+    /// # Errors
+    /// If values cannot work together; the message says which and why.
+    fn validate(config: &Self::Config) -> Result<(), InvalidConfig>;
+
+    /// The scale the config is sized for: `smoke`, `cpu` or `full`.
+    fn scale(config: &Self::Config) -> &str;
+
+    /// The seeds the run uses when `--seed` adds `offset` to the config's.
+    fn seeds(config: &Self::Config, offset: u64) -> Vec<u64>;
+
+    /// Runs every experiment of `config`; each finished unit of work is a phase of
+    /// [`Run::phases`], so that an interrupted run resumes.
+    ///
+    /// # Errors
+    /// If data is missing or malformed, or a phase cannot be saved.
+    fn run(config: &Self::Config, run: &mut Run) -> Result<Self::Results, ExperimentError>;
+
+    /// The report of `results`: the claims table, tables and plots.
+    ///
+    /// # Errors
+    /// If a figure or a metric cannot be built.
+    fn report(
+        config: &Self::Config,
+        results: &Self::Results,
+        info: RunInfo,
+    ) -> Result<Report, ExperimentError>;
+
+    /// Reads the config at `path` and [`validate`](Self::validate)s it.
+    ///
+    /// # Errors
+    /// If the file cannot be read, is not this config's RON, or fails the checks.
+    fn load_config(path: &Path) -> Result<Self::Config, ConfigError> {
+        load_config(path, Self::validate)
+    }
+}
+
+/// What a reproduction runs with: the device, the seed offset, the phase store and the
+/// peak-memory counter.
+pub struct Run {
+    /// The device every model is built on.
+    pub device: Device,
+    /// Its backend.
+    pub backend: Backend,
+    /// `--seed`: added to every seed of the config.
+    pub seed: u64,
+    /// Finished phases, saved as they finish.
+    pub phases: PhaseStore,
+    memory: &'static PeakAlloc,
+}
+
+/// An allocator that is never installed, so it counts nothing.
+static UNCOUNTED: PeakAlloc = PeakAlloc::new();
+
+impl Run {
+    /// A run on `device` whose phases are kept in memory only, with seed offset 0 and no memory
+    /// counting: what tests and library users call [`Reproduction::run`] with.
+    pub fn in_memory(device: Device) -> Self {
+        Self {
+            device,
+            backend: Backend::Flex,
+            seed: 0,
+            phases: PhaseStore::in_memory(),
+            memory: &UNCOUNTED,
+        }
+    }
+
+    /// The peak-memory counter. On the CPU backend every tensor lives on the heap, so the
+    /// binary's counting allocator measures a model's memory; on a GPU backend host memory is
+    /// the wrong quantity, and this counts nothing ([`PeakAlloc::measure`] gives `None`).
+    pub fn memory(&self) -> &'static PeakAlloc {
+        self.memory
+    }
+}
+
+/// Why a reproduction could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// The config file.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A config found unworkable while running (e.g. more images asked for than exist).
+    #[error(transparent)]
+    Invalid(#[from] InvalidConfig),
+    /// The backend asked for.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// A dataset is missing or malformed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The phase store.
+    #[error(transparent)]
+    Phase(#[from] PhaseError),
+    /// Writing the report.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// Any other failure, with what was being done.
+    #[error("{context}: {source}")]
+    Failed {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl ExperimentError {
+    /// A failure of `context` (e.g. "loading SmolLM2") caused by `source`.
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Failed {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// The whole `main` of the binary `reproduce-<paper>` of reproduction `R`, given the binary's
+/// counting allocator: parses [`ReproduceArgs`], runs [`reproduce`] and turns its result into
+/// the exit status (printing the error and its causes on failure).
+pub fn main<R: Reproduction>(memory: &'static PeakAlloc) -> ExitCode {
+    use clap::{Args, FromArgMatches};
+    // `about` goes on after the arguments, which would otherwise set their own doc as the help.
+    let command = ReproduceArgs::augment_args(clap::Command::new(R::PAPER))
+        .bin_name(format!("reproduce-{}", R::PAPER))
+        .about(R::ABOUT);
+    match ReproduceArgs::from_arg_matches(&command.get_matches()) {
+        Ok(args) => exit_code(reproduce::<R>(&args, memory)),
+        Err(e) => e.exit(),
+    }
+}
+
+/// Reproduces `R` as `args` ask: reads and checks the config, picks the device, opens the
+/// phase store of the output folder (keyed by config, seed, backend and program), runs the
+/// experiments, and writes the report (with the config beside it) into the output folder.
+///
+/// # Errors
+/// Whatever stopped the run; phases finished before it are kept for the next run.
+pub fn reproduce<R: Reproduction>(
+    args: &ReproduceArgs,
+    memory: &'static PeakAlloc,
+) -> Result<(), ExperimentError> {
+    let started = Instant::now();
+    let config = R::load_config(&args.config)?;
+    let (backend, device) = crate::select_device(args.backend.as_deref())?;
+    let scale = R::scale(&config).to_string();
+    eprintln!("{}: {scale} scale on {backend}", R::PAPER);
+    let config_text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())
+        .map_err(|e| ExperimentError::failed("writing the config back as RON", e))?;
+    let out = args.out_dir(R::PAPER);
+    let fingerprint = format!("{config_text}\nseed {}\nbackend {backend}", args.seed);
+    let phases = args.open_phases(&out, fingerprint, R::PAPER)?;
+    let mut run = Run {
+        device,
+        backend,
+        seed: args.seed,
+        phases,
+        // Host memory is only a model's memory on the CPU backend.
+        memory: if backend == Backend::Flex {
+            memory
+        } else {
+            &UNCOUNTED
+        },
+    };
+    let results = R::run(&config, &mut run)?;
+    let info = RunInfo {
+        command: format!(
+            "cargo xtask reproduce {} --scale {scale} --backend {backend} --seed {}",
+            R::PAPER,
+            args.seed
+        ),
+        scale,
+        backend: backend.to_string(),
+        seeds: R::seeds(&config, args.seed),
+        finished_utc: utc_now(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    let report = R::report(&config, &results, info)?;
+    publish(report, &out, config_text)?;
+    Ok(())
+}
 
 /// The arguments of every `reproduce` binary (`cargo xtask reproduce` passes them all).
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -114,9 +335,9 @@ pub enum ConfigError {
 
 /// Reads a RON config file into `T` (whose serde derive should deny unknown fields) and checks
 /// it with `validate`.
-pub fn load_config<T: serde::de::DeserializeOwned>(
+pub fn load_config<T: DeserializeOwned>(
     path: &Path,
-    validate: impl FnOnce(&T) -> Result<(), String>,
+    validate: impl FnOnce(&T) -> Result<(), InvalidConfig>,
 ) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
         path: path.to_path_buf(),
@@ -127,34 +348,13 @@ pub fn load_config<T: serde::de::DeserializeOwned>(
         problem,
     };
     let config: T = ron::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    validate(&config).map_err(invalid)?;
+    validate(&config).map_err(|e| invalid(e.0))?;
     Ok(config)
-}
-
-/// The whole `main` of a `reproduce-<paper>` binary named `binary`: parses [`ReproduceArgs`]
-/// (with `about` as the help text), runs `run` and turns its result into the exit status.
-pub fn reproduce_main<E: std::fmt::Display>(
-    binary: &'static str,
-    about: &'static str,
-    run: impl FnOnce(ReproduceArgs) -> Result<(), E>,
-) -> ExitCode {
-    use clap::{Args, FromArgMatches};
-    // `about` goes on after the arguments, which would otherwise set their own doc as the help.
-    let command = ReproduceArgs::augment_args(clap::Command::new(binary)).about(about);
-    let matches = command.get_matches();
-    match ReproduceArgs::from_arg_matches(&matches) {
-        Ok(args) => exit_code(run(args)),
-        Err(e) => e.exit(),
-    }
 }
 
 /// Writes `report`, with the run's config as `config.ron`, into `out`, and prints it on stdout
 /// with the path of `report.md`.
-pub fn publish(
-    mut report: crate::report::Report,
-    out: &Path,
-    config_text: String,
-) -> Result<(), crate::report::ReportError> {
+pub fn publish(mut report: Report, out: &Path, config_text: String) -> Result<(), ReportError> {
     report.file("config.ron", config_text);
     report.write(out)?;
     println!(

@@ -1,18 +1,24 @@
 //! # kiln-core
 //!
-//! What two or more of Kiln's paper crates share:
+//! What two or more of Kiln's paper crates share. With default features, the parts a method
+//! needs:
 //!
+//! - [`nn`]: layers (the small decoder language model with RMSNorm, RoPE, attention that returns
+//!   its maps, grouped-query heads, document masks, a KV cache and SwiGLU; the RG-LRU, its
+//!   scans, the causal Conv1D, Griffin's recurrent block and the ViT block);
+//! - [`train`]: the training loop ([`train::fit`]), seeding, metrics, parameter counts,
+//!   checkpoints, the language-model trainer, statistics over seeds and timing;
+//! - [`data`]: readers for MNIST, Fashion-MNIST (IDX), CIFAR (binary) and the Brown corpus,
+//!   in-memory datasets with seeded subsets and normalised batches, tokenizers and packing;
+//! - [`gguf`]: llama.cpp's model files, read and dequantised (F32, F16, Q8_0, Q4_1);
 //! - [`backend`]: turn `--backend` / `$KILN_BACKEND` into a Burn [`Device`](burn::prelude::Device);
-//! - [`data`]: readers for MNIST, Fashion-MNIST (IDX) and CIFAR (binary), in-memory datasets with
-//!   seeded subsets, splits and normalised batches, and the checksummed fetch registry;
-//! - [`train`]: seeding, statistics over seeds, accuracy, trainable-parameter counts, progress
-//!   with ETA, checkpoints, resumable phases and peak-memory measurement;
-//! - [`nn`]: the decoder language model of the language papers (RMSNorm, RoPE, attention with
-//!   maps, grouped-query heads, document masks and a KV cache, SwiGLU, sampling);
-//! - [`report`]: the claims table, `metrics.json` and SVG learning curves of every reproduction;
-//! - [`cli`]: the arguments and resumable output folder every `reproduce` binary shares;
-//! - [`gguf`]: llama.cpp's model files, read and dequantised (F32, F16, Q8_0, Q4_1).
-//! - [`npz`]: NumPy's `.npy` arrays and `.npz` archives (JAX checkpoints, saved videos).
+//! - [`InvalidConfig`]: the error of every fallible config.
+//!
+//! Feature `reproduce` adds what the `reproduce-<paper>` binaries need: [`cli`] (the
+//! `Reproduction` trait and the one `main` every binary calls), `report` (claims tables,
+//! Markdown tables, `metrics.json`, SVG plots), progress bars, resumable phases, peak-memory
+//! measurement and the dataset registry. Feature `npz` adds `npz`, NumPy's `.npy` arrays and
+//! `.npz` archives (JAX checkpoints).
 //!
 //! Burn 0.22 has no backend type parameter: models and tensors take a `Device`, and the
 //! backends compiled in are chosen by this crate's features (`flex`, the default; `wgpu`; `cuda`).
@@ -20,15 +26,20 @@
 #![recursion_limit = "256"]
 
 pub mod backend;
+#[cfg(feature = "reproduce")]
 pub mod cli;
 pub mod data;
+mod error;
 pub mod gguf;
 pub mod nn;
+#[cfg(feature = "npz")]
 pub mod npz;
+#[cfg(feature = "reproduce")]
 pub mod report;
 pub mod train;
 
 pub use backend::{Backend, BackendError, select_device};
+pub use error::InvalidConfig;
 
 use burn::prelude::Tensor;
 

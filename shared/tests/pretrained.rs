@@ -84,7 +84,7 @@ fn greedy_generation_is_coherent_english() {
 fn brown_text_is_far_more_likely_under_the_pretrained_model() {
     let file = model_file();
     let tokenizer = BpeTokenizer::from_gguf(&file).unwrap();
-    let brown = kiln_core::data::corpus::brown_tarball().unwrap();
+    let brown = kiln_core::data::brown_tarball().unwrap();
     let text = read_brown(&brown).unwrap()[0].text.clone();
     assert_eq!(
         tokenizer.decode(&tokenizer.encode(&text)),

@@ -318,9 +318,12 @@ fn reproduce(
         "--bin",
         &format!("reproduce-{}", paper.name),
     ]);
-    if !matches!(backend, BackendName::Flex) {
-        command.args(["--features", backend.name()]);
-    }
+    // The experiments sit behind each paper's `reproduce` feature; the library alone is lean.
+    let features = match backend {
+        BackendName::Flex => "reproduce".to_string(),
+        other => format!("reproduce,{}", other.name()),
+    };
+    command.args(["--features", &features]);
     command
         .arg("--")
         .arg("--config")

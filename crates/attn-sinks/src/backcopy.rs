@@ -5,7 +5,7 @@
 //! after a trigger copies the token just before it. A
 //! model needs attention only at those rare positions (a back-copy head), and has every reason
 //! to leave that head idle elsewhere, which it does by attending to the first token: the
-//! "active-dormant" behaviour that the spec's cpu-scale checks look for. Documents have
+//! "active-dormant" behaviour (§3.2) that our cpu-scale checks look for. Documents have
 //! geometric lengths and are meant to be packed into windows by `kiln_core::data::text::Packer`.
 
 use kiln_core::train::SeededRng;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub struct BackcopyConfig {
     /// Ordinary tokens `0..vocab` (the triggers are the first `triggers` of them).
     pub vocab: usize,
-    /// How many trigger tokens (3 in the spec).
+    /// How many trigger tokens (3 in our cpu config).
     pub triggers: usize,
     /// Dirichlet concentration of each bigram row (small = sparse, predictable rows).
     pub concentration: f64,

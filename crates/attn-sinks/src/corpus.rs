@@ -1,8 +1,8 @@
 //! The two languages our models learn, as documents of token ids.
 //!
-//! - [`Corpus::backcopy`]: the synthetic [`BackcopyMarkov`] language (spec §4 (a)), where sinks
+//! - [`Corpus::backcopy`]: the synthetic [`BackcopyMarkov`] language (our design, after §3.2), where sinks
 //!   form within a CPU budget.
-//! - [`Corpus::brown`]: English bytes of the Brown corpus (spec §4 (b)), read from the tarball
+//! - [`Corpus::brown`]: English bytes of the Brown corpus (standing in for the paper's web text), read from the tarball
 //!   that `cargo xtask data fetch brown` puts in the data folder.
 //!
 //! Either way, ids `0..n` are the language's own tokens and ⟨bos⟩, ⟨eos⟩, ⟨pad⟩ follow.
@@ -137,7 +137,7 @@ impl Corpus {
     ///
     /// # Errors
     /// If the held-out text is too short for `n` slices of `len`.
-    pub fn prompts(&self, n: usize, len: usize, seed: u64) -> Result<Vec<Vec<u32>>, String> {
+    pub fn prompts(&self, n: usize, len: usize, seed: u64) -> Result<Vec<Vec<u32>>, DataError> {
         if let Some(generator) = &self.generator {
             let mut rng = SeededRng::new(seed);
             return Ok((0..n)
@@ -155,11 +155,11 @@ impl Corpus {
                 }
             }
             if prompts.len() == before {
-                return Err(format!(
+                return Err(DataError::Invalid(format!(
                     "the held-out {} text holds only {} prompts of {len} tokens; {n} were asked for",
                     self.language.name(),
                     prompts.len()
-                ));
+                )));
             }
             slice += 1;
         }
@@ -199,7 +199,7 @@ mod tests {
             prompts,
             vec![vec![0, 1, 2, 3], vec![100, 101, 102, 103], vec![4, 5, 6, 7]]
         );
-        let message = corpus.prompts(4, 4, 0).unwrap_err();
+        let message = corpus.prompts(4, 4, 0).unwrap_err().to_string();
         assert!(message.contains("only 3 prompts"), "{message}");
     }
 }

@@ -11,7 +11,7 @@
 //! mixing.
 //!
 //! This file is, in order:
-//! 1. the sink metric of Gu et al. (2025) that the paper reuses (§2 of our spec);
+//! 1. the sink metric of Gu et al. (2025) that the paper reuses (§2, after Gu et al. 2025);
 //! 2. the over-mixing argument in its simplest form: a causal mixing matrix with a zero-value
 //!    sink, whose depth-`L` Jacobian shrinks as the sink takes more mass (after Theorem 3.2).
 //!
@@ -29,10 +29,9 @@
 
 pub mod backcopy;
 pub mod corpus;
+#[cfg(feature = "reproduce")]
 pub mod experiment;
-pub mod pretrained;
 pub mod probe;
-pub mod report;
 pub mod train;
 
 use burn::prelude::*;
@@ -104,7 +103,7 @@ pub fn sink_rate(layers: &[Tensor<4>], k: usize, eps: f64) -> f64 {
 // 2. Over-mixing, and how a sink damps it (§2–3, Theorem 3.2)
 // ---------------------------------------------------------------------------------------------
 
-/// The toy causal mixing matrix `M_s = (1 − λ) I + λ (1 − s) U` (ours; spec §2), where `U` is
+/// The toy causal mixing matrix `M_s = (1 − λ) I + λ (1 − s) U` (ours, after Theorem 3.2), where `U` is
 /// causal uniform averaging (`U[i, j] = 1/(i + 1)` for `j ≤ i`) and a sink with a zero value
 /// vector absorbs a share `s` of each row's attention, contributing nothing.
 pub fn mixing_matrix(t: usize, lambda: f64, sink: f64) -> Vec<Vec<f64>> {

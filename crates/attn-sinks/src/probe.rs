@@ -1,4 +1,4 @@
-//! What we measure in a trained model (spec §2 and §4): sink rates, the first-token score of
+//! What we measure in a trained model (§2–§4): sink rates, the first-token score of
 //! every head, validation loss, the value norm of the sink, the active-dormant signature of the
 //! back-copy head, and how far a one-token change spreads.
 //!
@@ -135,7 +135,7 @@ pub fn probe(
         let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, t]), device);
         loss += masked_cross_entropy(out.logits, ids(&targets, device), mask).into_scalar::<f64>()
             * b as f64;
-        // α[b][l][h]: thresholded per prompt, then counted (spec §2).
+        // α[b][l][h]: thresholded per prompt, then counted (§2, after Gu et al. 2025).
         let scores = host_values(first_token_scores(&out.attention));
         for (i, &score) in scores.iter().enumerate() {
             let (l, h) = ((i / heads) % layers, i % heads);
@@ -184,7 +184,7 @@ pub fn probe(
     }
 }
 
-/// The active-dormant signature (spec §4 cpu): the head that copies at triggers should rest on
+/// The active-dormant signature (§3.2): the head that copies at triggers should rest on
 /// the first token everywhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ActiveDormant {
@@ -263,7 +263,7 @@ pub fn active_dormant(
     })
 }
 
-/// How far a one-token change spreads (spec §2, our normalisation):
+/// How far a one-token change spreads (Fig. 2, our normalisation):
 /// `d_j^l = ‖h_j^l(x) − h_j^l(x′)‖₂ / ‖h_j^l(x)‖₂` for text positions `j > p`, where `h^l` is
 /// the residual stream after block `l`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -343,6 +343,25 @@ pub fn perturbation_propagation(
             .map(|row| row.iter().sum::<f64>() / row.len() as f64)
             .collect(),
         grid,
+    }
+}
+
+/// The sink probes of a model on the evaluation prompts, fed both ways.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedProbes {
+    /// `⟨bos⟩ + text`.
+    pub with_bos: SinkProbe,
+    /// `text only`.
+    pub text_only: SinkProbe,
+}
+
+impl FeedProbes {
+    /// The probe of one feed.
+    pub fn get(&self, feed: Feed) -> &SinkProbe {
+        match feed {
+            Feed::WithBos => &self.with_bos,
+            Feed::TextOnly => &self.text_only,
+        }
     }
 }
 

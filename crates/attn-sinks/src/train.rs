@@ -2,15 +2,16 @@
 //!
 //! A run is a [`RunSpec`]: the context length, where ⟨bos⟩ goes when documents are packed, and
 //! whether attention may cross document boundaries. Every run sees the same number of tokens
-//! per step and in total, so runs differ only in what the spec names (the paper holds tokens
+//! per step and in total, so runs differ only in what the experiment varies (the paper holds tokens
 //! per step fixed across its context sweep).
 
 use std::time::Instant;
 
 use burn::prelude::*;
+use kiln_core::data::DataError;
 use kiln_core::data::text::{BosMode, Packer};
 use kiln_core::nn::{Decoder, DecoderConfig, RopeLayout};
-use kiln_core::train::{LmBatch, LmTrainer, Progress, SeededRng, WarmupCosine, derive_seed};
+use kiln_core::train::{LmBatch, LmTrainer, SeededRng, WarmupCosine, derive_seed};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Corpus;
@@ -31,7 +32,7 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// The decoder: RoPE, pre-norm RMSNorm, SwiGLU, no biases, tied embeddings (Gu et al.'s
-    /// LLaMA-style recipe, spec §2).
+    /// LLaMA-style recipe of §4).
     pub fn decoder(&self, vocab_size: usize, max_len: usize) -> DecoderConfig {
         DecoderConfig {
             vocab_size,
@@ -112,7 +113,8 @@ pub struct TrainedModel {
 /// How often the training curve is sampled.
 const CURVE_EVERY: usize = 25;
 
-/// Trains one model on `corpus` as `spec` says, from `seed`.
+/// Trains one model on `corpus` as `spec` says, from `seed`. `on_step(step, mean)` runs after
+/// every step, with the mean loss when a point of the curve was recorded.
 ///
 /// # Errors
 /// If the context does not divide the tokens per step or the corpus packs into no window.
@@ -123,12 +125,13 @@ pub fn train(
     training: &TrainingConfig,
     device: &Device,
     seed: u64,
-) -> Result<TrainedModel, String> {
+    mut on_step: impl FnMut(usize, Option<f64>),
+) -> Result<TrainedModel, DataError> {
     if spec.context < 2 || !training.tokens_per_step.is_multiple_of(spec.context) {
-        return Err(format!(
+        return Err(DataError::Invalid(format!(
             "tokens_per_step ({}) must be a multiple of the context length ({})",
             training.tokens_per_step, spec.context
-        ));
+        )));
     }
     let batch = training.tokens_per_step / spec.context;
     let packer = Packer {
@@ -138,12 +141,12 @@ pub fn train(
     };
     let windows = packer.pack(&corpus.train);
     if windows.len() < batch {
-        return Err(format!(
+        return Err(DataError::Invalid(format!(
             "the {} corpus fills {} windows of {}, fewer than one batch of {batch}",
             corpus.language.name(),
             windows.len(),
             spec.context
-        ));
+        )));
     }
     let train_device = device.clone().autodiff();
     train_device.seed(derive_seed(seed, "init"));
@@ -164,7 +167,6 @@ pub fn train(
     let mut cursor = 0;
     let intra = spec.masking == Masking::IntraDocument;
     let started = Instant::now();
-    let mut progress = Progress::new(spec.label(), training.steps as u64);
     let (mut curve, mut running) = (Vec::new(), Vec::new());
     for step in 0..training.steps {
         if cursor + batch > order.len() {
@@ -180,15 +182,15 @@ pub fn train(
         let (next, loss) = trainer.step(decoder, &lm_batch);
         decoder = next;
         running.push(loss);
+        let mut point = None;
         if (step + 1) % CURVE_EVERY == 0 || step + 1 == training.steps {
             let mean = running.iter().sum::<f64>() / running.len() as f64;
             curve.push((step + 1, mean));
             running.clear();
-            progress.set_message(format!("loss {mean:.3}"));
+            point = Some(mean);
         }
-        progress.inc(1);
+        on_step(step, point);
     }
-    progress.finish();
     Ok(TrainedModel {
         model: decoder.valid(),
         curve,

@@ -1,4 +1,4 @@
-//! The reproduction end to end at smoke scale: every artifact the spec names is written, and an
+//! The reproduction end to end at smoke scale: every artifact of the report is written, and an
 //! interrupted run resumes to exactly the results of an uninterrupted one.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
@@ -6,9 +6,17 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
-use kiln_attn_sinks::experiment::{self, ExperimentConfig, LanguageResults};
+use kiln_attn_sinks::experiment::{AttnSinks, ExperimentConfig, LanguageResults};
+use kiln_core::cli::{Reproduction, Run};
 use kiln_core::report::RunInfo;
 use kiln_core::train::{PhaseStore, device_rng_lock};
+
+/// Every language of `config`, with `store` as the phase store.
+fn run_languages(config: &ExperimentConfig, store: PhaseStore) -> Vec<LanguageResults> {
+    let mut run = Run::in_memory(Device::default());
+    run.phases = store;
+    AttnSinks::run(config, &mut run).unwrap().languages
+}
 
 fn smoke_config() -> ExperimentConfig {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/attn-sinks/smoke.ron");
@@ -40,11 +48,14 @@ fn timeless(mut results: Vec<LanguageResults>) -> Vec<LanguageResults> {
 fn smoke_reproduction_writes_every_artifact() {
     let _rng = device_rng_lock();
     let config = smoke_config();
-    let device = Device::default();
-    let results = experiment::run(&config, &device, &mut PhaseStore::in_memory()).unwrap();
-    assert_eq!(results[0].runs.len(), 5, "2 sweep runs + 3 more grid runs");
-    let report =
-        kiln_attn_sinks::report::build_report(&config, &results, None, run_info()).unwrap();
+    let mut run = Run::in_memory(Device::default());
+    let results = AttnSinks::run(&config, &mut run).unwrap();
+    assert_eq!(
+        results.languages[0].runs.len(),
+        5,
+        "2 sweep runs + 3 more grid runs"
+    );
+    let report = AttnSinks::report(&config, &results, run_info()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     report.write(dir.path()).unwrap();
     for file in [
@@ -92,12 +103,11 @@ fn smoke_reproduction_writes_every_artifact() {
 fn an_interrupted_run_resumes_to_the_same_results() {
     let _rng = device_rng_lock();
     let config = smoke_config();
-    let device = Device::default();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phases.json");
-    let (mut store, resumed) = PhaseStore::open(path.clone(), "smoke".into()).unwrap();
+    let (store, resumed) = PhaseStore::open(path.clone(), "smoke".into()).unwrap();
     assert_eq!(resumed, 0);
-    let whole = timeless(experiment::run(&config, &device, &mut store).unwrap());
+    let whole = timeless(run_languages(&config, store));
 
     // "Interrupt" the run: forget the intra-document models, as if it stopped before them.
     let mut saved: serde_json::Value =
@@ -108,9 +118,9 @@ fn an_interrupted_run_resumes_to_the_same_results() {
     assert_eq!(done.len(), total - 2);
     std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
 
-    let (mut store, resumed) = PhaseStore::open(path, "smoke".into()).unwrap();
+    let (store, resumed) = PhaseStore::open(path, "smoke".into()).unwrap();
     assert_eq!(resumed, total - 2);
-    let resumed_results = timeless(experiment::run(&config, &device, &mut store).unwrap());
+    let resumed_results = timeless(run_languages(&config, store));
     assert_eq!(resumed_results, whole);
 }
 

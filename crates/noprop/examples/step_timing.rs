@@ -5,7 +5,8 @@
 //! cargo run --release -p kiln-noprop --example step_timing -- configs/noprop/cpu.ron flex
 //! ```
 
-use kiln_noprop::experiment::{ExperimentConfig, PreparedData, step_timing};
+use kiln_noprop::experiment::cost::step_timing;
+use kiln_noprop::experiment::{ExperimentConfig, PreparedData};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -382,7 +382,7 @@ mod tests {
         }
     }
 
-    /// Table 5 of the paper, per block (spec §4): exact parameter counts.
+    /// Table 5 of the paper, per block: exact parameter counts.
     #[test]
     fn paper_blocks_have_the_table5_parameter_counts() {
         let _rng = kiln_core::train::device_rng_lock();

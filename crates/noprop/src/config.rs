@@ -1,5 +1,6 @@
 //! Configuration of a NoProp run, read from RON; the paper's Table 4 settings are presets.
 
+use kiln_core::{InvalidConfig, ensure_config};
 use serde::{Deserialize, Serialize};
 
 use crate::block::BlockConfig;
@@ -106,22 +107,28 @@ impl NoPropConfig {
     }
 
     /// Checks values that would otherwise fail deep inside training.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.t_blocks == 0 {
-            return Err("t_blocks must be at least 1".into());
-        }
-        if self.batch_size == 0 || self.epochs == 0 {
-            return Err("batch_size and epochs must be at least 1".into());
-        }
-        if self.inference_steps == 0 {
-            return Err("inference_steps must be at least 1".into());
-        }
-        if !self.optimizer.lr.is_finite() || self.optimizer.lr <= 0.0 || self.eta < 0.0 {
-            return Err("lr must be positive and eta non-negative".into());
-        }
-        if let EmbeddingKind::Learned { dim: 0 } = self.embedding {
-            return Err("a learned embedding needs dim ≥ 1".into());
-        }
+    ///
+    /// # Errors
+    /// If a count is zero, the learning rate is not positive, `η` is negative, a learned
+    /// embedding has no dimensions, or the schedule is invalid.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        ensure_config!(self.t_blocks > 0, "t_blocks must be at least 1");
+        ensure_config!(
+            self.batch_size > 0 && self.epochs > 0,
+            "batch_size and epochs must be at least 1"
+        );
+        ensure_config!(
+            self.inference_steps > 0,
+            "inference_steps must be at least 1"
+        );
+        ensure_config!(
+            self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0 && self.eta >= 0.0,
+            "lr must be positive and eta non-negative"
+        );
+        ensure_config!(
+            self.embedding != EmbeddingKind::Learned { dim: 0 },
+            "a learned embedding needs dim ≥ 1"
+        );
         crate::schedule::DiscreteSchedule::new(&self.schedule, self.t_blocks).map(|_| ())
     }
 }

@@ -19,6 +19,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{sigmoid, softplus};
+use kiln_core::InvalidConfig;
 
 use crate::schedule::{DiscreteSchedule, ScheduleConfig};
 use crate::{ClassEmbedding, Denoiser, ReadoutHead};
@@ -100,7 +101,15 @@ impl LearnedSchedule {
     }
 
     /// The discrete schedule `ᾱ(k/N)`, `k = 0..=N`, for inference.
-    pub fn discretise(&self, steps: usize, device: &Device) -> Result<DiscreteSchedule, String> {
+    ///
+    /// # Errors
+    /// If `steps` is 0, or the device cannot hand the schedule back to the host.
+    pub fn discretise(
+        &self,
+        steps: usize,
+        device: &Device,
+    ) -> Result<DiscreteSchedule, InvalidConfig> {
+        kiln_core::ensure_config!(steps > 0, "inference needs at least one step");
         let grid: Vec<f32> = (0..=steps).map(|k| k as f32 / steps as f32).collect();
         let t = Tensor::<1>::from_data(TensorData::new(grid, [steps + 1]), device);
         let abar: Vec<f64> = self
@@ -108,7 +117,9 @@ impl LearnedSchedule {
             .into_data()
             .convert::<f64>()
             .try_into_vec::<f64>()
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| {
+                InvalidConfig::new(format!("the schedule could not be read back: {e:?}"))
+            })?;
         // γ is monotone by construction; a running maximum only absorbs float rounding.
         let abar: Vec<f64> = abar
             .into_iter()
@@ -193,12 +204,15 @@ impl<D: Denoiser> NoPropCt<D> {
     }
 
     /// Discretises the learned schedule to `steps` steps and predicts with [`Self::predict_with`].
+    ///
+    /// # Errors
+    /// As [`LearnedSchedule::discretise`].
     pub fn predict(
         &self,
         x: Tensor<4>,
         steps: usize,
         noise: bool,
-    ) -> Result<Tensor<1, Int>, String> {
+    ) -> Result<Tensor<1, Int>, InvalidConfig> {
         let schedule = self.schedule.discretise(steps, &x.device())?;
         Ok(self.predict_with(x, &schedule, noise))
     }

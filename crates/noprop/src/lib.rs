@@ -56,6 +56,7 @@ pub mod block;
 pub mod config;
 pub mod ct;
 pub mod embedding;
+#[cfg(feature = "reproduce")]
 pub mod experiment;
 pub mod fm;
 pub mod schedule;

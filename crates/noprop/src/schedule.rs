@@ -6,6 +6,7 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use kiln_core::{InvalidConfig, ensure_config};
 use serde::{Deserialize, Serialize};
 
 /// How to build the schedule (a config choice; the paper fixes "a cosine schedule" for DT).
@@ -66,11 +67,12 @@ impl StepCoefficients {
 }
 
 impl DiscreteSchedule {
-    /// Builds the schedule for `t_blocks = T` blocks; an invalid explicit list is an error.
-    pub fn new(config: &ScheduleConfig, t_blocks: usize) -> Result<Self, String> {
-        if t_blocks == 0 {
-            return Err("NoProp needs at least one block (T ≥ 1)".into());
-        }
+    /// Builds the schedule for `t_blocks = T` blocks.
+    ///
+    /// # Errors
+    /// If `T` is 0, or an explicit list has the wrong length, leaves `[0, 1)` or decreases.
+    pub fn new(config: &ScheduleConfig, t_blocks: usize) -> Result<Self, InvalidConfig> {
+        ensure_config!(t_blocks > 0, "NoProp needs at least one block (T ≥ 1)");
         let abar = match config {
             ScheduleConfig::Cosine { s, max_abar } => {
                 let k_total = (t_blocks + 1) as f64;
@@ -89,21 +91,20 @@ impl DiscreteSchedule {
             }
             ScheduleConfig::Explicit(abar) => abar.clone(),
         };
-        if abar.len() != t_blocks + 1 {
-            return Err(format!(
-                "the schedule needs T + 1 = {} values ᾱ_0..ᾱ_T, got {}",
-                t_blocks + 1,
-                abar.len()
-            ));
-        }
-        if abar.iter().any(|a| !(0.0..1.0).contains(a)) {
-            return Err(format!("every ᾱ_t must lie in [0, 1); got {abar:?}"));
-        }
-        if abar.windows(2).any(|w| w[1] < w[0]) {
-            return Err(format!(
-                "ᾱ_t must not decrease with t (t = T is the clean end); got {abar:?}"
-            ));
-        }
+        ensure_config!(
+            abar.len() == t_blocks + 1,
+            "the schedule needs T + 1 = {} values ᾱ_0..ᾱ_T, got {}",
+            t_blocks + 1,
+            abar.len()
+        );
+        ensure_config!(
+            abar.iter().all(|a| (0.0..1.0).contains(a)),
+            "every ᾱ_t must lie in [0, 1); got {abar:?}"
+        );
+        ensure_config!(
+            abar.windows(2).all(|w| w[1] >= w[0]),
+            "ᾱ_t must not decrease with t (t = T is the clean end); got {abar:?}"
+        );
         Ok(Self { abar })
     }
 

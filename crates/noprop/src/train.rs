@@ -5,10 +5,10 @@
 //! head only, and updates exactly those — the other blocks are not touched, and could not be:
 //! their parameters are not in `L_t`'s graph.
 
-use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use kiln_core::train::{FitOptions, Update, fit};
 use serde::{Deserialize, Serialize};
 
 use crate::{Denoiser, NoPropDt};
@@ -51,29 +51,11 @@ impl OptimizerConfig {
     }
 }
 
-/// One optimizer over every parameter of a model trained on one loss: the backprop baseline,
-/// NoProp-CT and NoProp-FM.
-pub struct WholeModelTrainer {
-    optim: ModuleOptimizer,
-    lr: f64,
-}
-
-impl WholeModelTrainer {
-    /// Steps `optim` with learning rate `lr`.
-    pub fn new(optim: ModuleOptimizer, lr: f64) -> Self {
-        Self { optim, lr }
-    }
-
-    /// One step on `loss(&model)`; returns the updated model and the loss before the step.
-    pub fn step<M: Module>(&mut self, model: M, loss: impl FnOnce(&M) -> Tensor<1>) -> (M, f64) {
-        let loss = loss(&model);
-        let value = loss.clone().into_scalar::<f64>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        (self.optim.step(self.lr, model, grads), value)
-    }
-}
-
 /// The optimizers of a NoProp-DT model: one per block, one for the shared head.
+///
+/// The backprop baseline, NoProp-CT and NoProp-FM train one network on one loss, which is
+/// `kiln_core::train::fit` with [`Optimize`](kiln_core::train::Optimize) over
+/// [`OptimizerConfig::adamw`] or [`OptimizerConfig::adam`].
 pub struct DtTrainer {
     block_optims: Vec<ModuleOptimizer>,
     head_optim: ModuleOptimizer,
@@ -94,14 +76,67 @@ impl DtTrainer {
     /// Returns the updated model and the loss value before the step.
     pub fn step<D: Denoiser>(
         &mut self,
-        mut model: NoPropDt<D>,
+        model: NoPropDt<D>,
         t: usize,
         x: Tensor<4>,
         labels: Tensor<1, Int>,
     ) -> (NoPropDt<D>, f64) {
         let loss = model.block_loss(t, x, labels);
         let value = loss.total.clone().into_scalar::<f64>();
-        let mut grads = loss.total.backward();
+        (self.update_block(model, t, &loss.total), value)
+    }
+
+    /// One epoch of Algorithm 1: block `t = 1..=T` in turn trains for one pass over
+    /// `pass(t)`, the `(images, labels)` batches of that pass. `on_step(t, loss)` sees every step.
+    pub fn fit_epoch<D: Denoiser, I>(
+        &mut self,
+        mut model: NoPropDt<D>,
+        mut pass: impl FnMut(usize) -> I,
+        mut on_step: impl FnMut(usize, f64),
+    ) -> NoPropDt<D>
+    where
+        I: IntoIterator<Item = (Tensor<4>, Tensor<1, Int>)>,
+    {
+        for t in 1..=model.t_blocks() {
+            let fitted = fit(
+                model,
+                pass(t),
+                |m: &NoPropDt<D>, (x, y)| m.block_loss(t, x, y).total,
+                &mut BlockUpdate { trainer: self, t },
+                FitOptions::default(),
+                |_, loss| on_step(t, loss.unwrap_or(f64::NAN)),
+            );
+            model = fitted.model;
+        }
+        model
+    }
+
+    /// `epochs` epochs of [`fit_epoch`](Self::fit_epoch); `pass(epoch, t)` gives the batches
+    /// of block `t` in epoch `epoch` (0-based).
+    pub fn fit<D: Denoiser, I>(
+        &mut self,
+        mut model: NoPropDt<D>,
+        epochs: usize,
+        mut pass: impl FnMut(usize, usize) -> I,
+        mut on_step: impl FnMut(usize, f64),
+    ) -> NoPropDt<D>
+    where
+        I: IntoIterator<Item = (Tensor<4>, Tensor<1, Int>)>,
+    {
+        for epoch in 0..epochs {
+            model = self.fit_epoch(model, |t| pass(epoch, t), &mut on_step);
+        }
+        model
+    }
+
+    /// Back-propagates `loss = L_t` and steps block `t` and the head on their gradients.
+    fn update_block<D: Denoiser>(
+        &mut self,
+        mut model: NoPropDt<D>,
+        t: usize,
+        loss: &Tensor<1>,
+    ) -> NoPropDt<D> {
+        let mut grads = loss.backward();
         let block_grads = GradientsParams::from_module(&mut grads, &model.blocks[t - 1]);
         let head_grads = GradientsParams::from_module(&mut grads, &model.head);
         let block = model.blocks[t - 1].clone();
@@ -109,6 +144,18 @@ impl DtTrainer {
         model.head = self
             .head_optim
             .step(self.lr, model.head.clone(), head_grads);
-        (model, value)
+        model
+    }
+}
+
+/// Block `t`'s step as a [`fit`] update.
+struct BlockUpdate<'a> {
+    trainer: &'a mut DtTrainer,
+    t: usize,
+}
+
+impl<D: Denoiser> Update<NoPropDt<D>> for BlockUpdate<'_> {
+    fn update(&mut self, model: NoPropDt<D>, loss: Tensor<1>, _step: usize) -> NoPropDt<D> {
+        self.trainer.update_block(model, self.t, &loss)
     }
 }

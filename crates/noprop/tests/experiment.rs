@@ -6,10 +6,11 @@
 use std::path::Path;
 
 use burn::prelude::*;
+use kiln_core::cli::{Reproduction, Run};
 use kiln_core::data::{ImageDataset, ImageShape};
 use kiln_core::report::RunInfo;
-use kiln_core::train::{PeakAlloc, PhaseStore};
-use kiln_noprop::experiment::{self, ExperimentConfig, PreparedData};
+use kiln_core::train::PhaseStore;
+use kiln_noprop::experiment::{self, ExperimentConfig, NoProp, PreparedData};
 
 fn config_path(scale: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/noprop/{scale}.ron"))
@@ -60,21 +61,13 @@ fn the_pipeline_trains_every_method_and_writes_a_report() {
         finished_utc: "now".into(),
         wall_seconds: 0.0,
     };
-    // Not the global allocator here, so memory is reported as not measured.
-    let alloc = PeakAlloc::new();
+    // An in-memory run counts no memory, so memory is reported as not measured.
+    let mut run = Run::in_memory(Device::default());
     let store_dir = tempfile::tempdir().unwrap();
     let store_path = store_dir.path().join("phases.json");
-    let (mut phases, _) = PhaseStore::open(store_path.clone(), "test".into()).unwrap();
-    let report = experiment::run(
-        &config,
-        &[data],
-        &Device::default(),
-        0,
-        &alloc,
-        &mut phases,
-        run_info.clone(),
-    )
-    .unwrap();
+    (run.phases, _) = PhaseStore::open(store_path.clone(), "test".into()).unwrap();
+    let results = experiment::run_on(&config, &[data], &mut run).unwrap();
+    let report = NoProp::report(&config, &results, run_info.clone()).unwrap();
     let md = report.to_markdown();
 
     // Stop after the first phase (the DT-vs-backprop comparison): drop the later ones from the
@@ -90,19 +83,12 @@ fn the_pipeline_trains_every_method_and_writes_a_report() {
     );
     done.retain(|phase, _| phase.starts_with("compare/"));
     std::fs::write(&store_path, serde_json::to_vec(&saved).unwrap()).unwrap();
-    let (mut phases, resumed) = PhaseStore::open(store_path, "test".into()).unwrap();
+    let (phases, resumed) = PhaseStore::open(store_path, "test".into()).unwrap();
     assert_eq!(resumed, 1);
+    run.phases = phases;
     let data = PreparedData::new("generated", images(96, 1), images(40, 2), &config).unwrap();
-    let resumed_report = experiment::run(
-        &config,
-        &[data],
-        &Device::default(),
-        0,
-        &alloc,
-        &mut phases,
-        run_info,
-    )
-    .unwrap();
+    let results = experiment::run_on(&config, &[data], &mut run).unwrap();
+    let resumed_report = NoProp::report(&config, &results, run_info).unwrap();
     assert_eq!(
         resumed_report.claims, report.claims,
         "a resumed run must equal an uninterrupted one"

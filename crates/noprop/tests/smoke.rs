@@ -10,13 +10,14 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use kiln_core::train::SeededRng;
+use kiln_core::train::{FitOptions, Optimize, fit};
 use kiln_noprop::NoPropDt;
 use kiln_noprop::block::{Denoiser, MlpBlock};
 use kiln_noprop::ct::NoPropCt;
 use kiln_noprop::embedding::ClassEmbedding;
 use kiln_noprop::fm::NoPropFm;
 use kiln_noprop::schedule::{DiscreteSchedule, ScheduleConfig};
-use kiln_noprop::train::{DtTrainer, OptimizerConfig, WholeModelTrainer};
+use kiln_noprop::train::{DtTrainer, OptimizerConfig};
 
 const CLASSES: usize = 4;
 const FEATURES: usize = 16;
@@ -142,13 +143,22 @@ fn noprop_fm_learns_blobs() {
     let net = MlpBlock::new(FEATURES, CLASSES, 64, CLASSES, true, &device);
     let mut model = NoPropFm::new(net, ClassEmbedding::one_hot(CLASSES, &device), &device);
     let config = OptimizerConfig::default();
-    let mut trainer = WholeModelTrainer::new(config.adam(), config.lr);
+    let mut optim = config.adam();
     let mut rng = SeededRng::new(5);
-    for _ in 0..600 {
+    let batches = (0..600).map(|_| {
         let batch: Vec<usize> = (0..64).map(|_| rng.below(2048)).collect();
-        let (x, y) = train.batch(&batch, &device);
-        model = trainer.step(model, |m| m.loss(x, y)).0;
-    }
+        train.batch(&batch, &device)
+    });
+    let step = &mut Optimize::new(&mut optim, |_| config.lr);
+    model = fit(
+        model,
+        batches,
+        |m, (x, y)| m.loss(x, y),
+        step,
+        FitOptions::log_every(0),
+        |_, _| {},
+    )
+    .model;
     let (x, y) = test.all(&Device::default());
     let acc = accuracy(model.valid().predict(x, 20), y);
     eprintln!("NoProp-FM on blobs: {acc:.3}");
@@ -171,13 +181,22 @@ fn noprop_ct_learns_blobs_with_its_learned_schedule() {
         &device,
     );
     let config = OptimizerConfig::default();
-    let mut trainer = WholeModelTrainer::new(config.adam(), config.lr);
+    let mut optim = config.adam();
     let mut rng = SeededRng::new(8);
-    for _ in 0..600 {
+    let batches = (0..600).map(|_| {
         let batch: Vec<usize> = (0..128).map(|_| rng.below(2048)).collect();
-        let (x, y) = train.batch(&batch, &device);
-        model = trainer.step(model, |m| m.loss(x, y)).0;
-    }
+        train.batch(&batch, &device)
+    });
+    let step = &mut Optimize::new(&mut optim, |_| config.lr);
+    model = fit(
+        model,
+        batches,
+        |m, (x, y)| m.loss(x, y),
+        step,
+        FitOptions::log_every(0),
+        |_, _| {},
+    )
+    .model;
     let (x, y) = test.all(&Device::default());
     let acc = accuracy(model.valid().predict(x, 50, true).unwrap(), y);
     eprintln!("NoProp-CT on blobs: {acc:.3}");

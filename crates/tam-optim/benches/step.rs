@@ -7,38 +7,12 @@
 use std::path::PathBuf;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::nn::{Linear, LinearConfig};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::prelude::*;
 use criterion::{BatchSize, Criterion};
+use kiln_core::nn::Mlp;
 use kiln_tam_optim::{AdaTamConfig, ModuleStep, TamConfig};
-
-#[derive(Module, Debug)]
-struct Mlp {
-    layers: Vec<Linear>,
-}
-
-impl Mlp {
-    fn new(widths: &[usize], device: &Device) -> Self {
-        let layers = widths
-            .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
-            .collect();
-        Self { layers }
-    }
-
-    fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = burn::tensor::activation::relu(x);
-            }
-        }
-        x
-    }
-}
 
 /// One set of gradients, kept so that every timed step starts from the same ones.
 struct FixedGrads {

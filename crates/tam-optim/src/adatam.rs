@@ -7,7 +7,7 @@
 //! ```
 //!
 //! This is the form both independent implementations agree on; the paper body could not be read
-//! here to confirm it (spec §2). Because `m_t` is not an average, with `d ≡ 1` AdaTAM at `η` is
+//! here to confirm it. Because `m_t` is not an average, with `d ≡ 1` AdaTAM at `η` is
 //! bias-uncorrected Adam at `η / (1 − β₁)`: give AdaTAM about `(1 − β₁)` times Adam's rate.
 //! `ema_first_moment` and `bias_correction` turn it into Adam's own form, which with
 //! `force_adam` is exactly Adam.

@@ -8,7 +8,7 @@
 //! each new gradient by how well it agrees with the previous momentum: the more it turns against
 //! the momentum (the larger the "torque"), the less of it is added.
 //!
-//! ## The method (§2 of our spec, the paper's update rule)
+//! ## The method (the paper's update rule)
 //!
 //! At step `t`, with gradient `g_t` and the momentum `m_{t−1}` of the previous step:
 //!
@@ -63,6 +63,7 @@
 //! ```
 
 pub mod adatam;
+#[cfg(feature = "reproduce")]
 pub mod experiment;
 mod optimizer;
 mod per_tensor;
@@ -77,7 +78,8 @@ use serde::{Deserialize, Serialize};
 pub use adatam::{AdaTam, AdaTamConfig, AdaTamRule};
 // The `RecordState` derive on `Slot` refers to these three names from the crate root.
 pub(crate) use burn::optim::{RecordState, StateSink, StateSource};
-pub use optimizer::{ModuleStep, Slot, TamStats, TorqueConfig, TorqueOptimizer, TorqueRule};
+pub use kiln_core::train::ModuleStep;
+pub use optimizer::{Slot, TamStats, TorqueConfig, TorqueOptimizer, TorqueRule};
 pub use per_tensor::PerTensor;
 pub use record::StateError;
 pub use switch::SwitchAfter;

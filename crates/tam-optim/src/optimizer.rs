@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::{GradientsParams, LearningRate, ModuleOptimizer};
+use burn::optim::{GradientsParams, LearningRate};
 use burn::prelude::*;
+
+use kiln_core::train::ModuleStep;
 
 use crate::{Alignment, CosineScope, FirstStep, RecordState, damping, smooth};
 
@@ -82,20 +84,6 @@ pub trait TorqueRule: Clone + Send + Sync + 'static {
         kick: Option<Tensor<1>>,
         slot: Option<Slot>,
     ) -> (Tensor<1>, Slot);
-}
-
-/// Anything that updates a whole module from its gradients: Burn's `ModuleOptimizer`, the
-/// torque optimizers, [`SwitchAfter`](crate::SwitchAfter). Training code written against it takes
-/// any of them.
-pub trait ModuleStep {
-    /// Updates `module` with `grads` at learning rate `lr`.
-    fn step<M: Module>(&mut self, lr: LearningRate, module: M, grads: GradientsParams) -> M;
-}
-
-impl ModuleStep for ModuleOptimizer {
-    fn step<M: Module>(&mut self, lr: LearningRate, module: M, grads: GradientsParams) -> M {
-        ModuleOptimizer::step(self, lr, module, grads)
-    }
 }
 
 /// The damping of the last step, read back for logging.

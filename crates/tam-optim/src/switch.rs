@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::optim::{GradientsParams, LearningRate};
 
-use crate::optimizer::ModuleStep;
+use kiln_core::train::ModuleStep;
 
 /// Runs `first` for `switch_at` steps, then `then` for the rest of training. The author's
 /// nanoGPT fork runs the prototype for a few hundred initial steps and then switches to AdamW;

@@ -8,8 +8,8 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::prelude::*;
 use kiln_core::host_values;
+use kiln_core::nn::Mlp;
 use kiln_core::train::{SeededRng, device_rng_lock, parameter_values};
-use kiln_tam_optim::experiment::Mlp;
 use kiln_tam_optim::reference::{ReferenceAdaTam, ReferenceTam};
 use kiln_tam_optim::{AdaTamConfig, CosineScope, FirstStep, ModuleStep, SwitchAfter, TamConfig};
 
@@ -62,7 +62,7 @@ fn assert_close(actual: &[f64], expected: &[f64], tol: f64, what: &str) {
     }
 }
 
-/// The spec's 2-D trace (§4 smoke): lr 1, θ₀ = 0, gradients (1,0), (0,1), (−1,0), (0,−1).
+/// A 2-D trace worked by hand: lr 1, θ₀ = 0, gradients (1,0), (0,1), (−1,0), (0,−1).
 #[test]
 fn four_step_trace_matches_the_spec() {
     let device = cpu().autodiff();

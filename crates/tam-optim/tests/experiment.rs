@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use kiln_core::data::{DatasetChoice, ImageDataset};
 use kiln_core::report::RunInfo;
-use kiln_core::train::{PhaseStore, SeededRng};
+use kiln_core::train::{PhaseStore, SeededRng, device_rng_lock};
 use kiln_tam_optim::experiment::config::OnlineConfig;
 use kiln_tam_optim::experiment::iid::train_run;
 use kiln_tam_optim::experiment::mlp::EpochPlan;
@@ -115,6 +115,7 @@ fn synthetic() -> Prepared {
 
 #[test]
 fn every_optimizer_learns_the_generated_task_well_above_chance() {
+    let _rng = device_rng_lock();
     let data = synthetic();
     for (kind, lr) in [
         (OptimizerKind::Sgd, 0.1),
@@ -166,6 +167,7 @@ fn stream_config() -> OnlineConfig {
 
 #[test]
 fn a_stream_learns_each_task_and_replays_identically() {
+    let _rng = device_rng_lock();
     let data = synthetic();
     let e2 = stream_config();
     let spec = StreamSpec {
@@ -198,6 +200,7 @@ fn a_stream_learns_each_task_and_replays_identically() {
 
 #[test]
 fn smoke_studies_on_generated_data_make_a_full_report() {
+    let _rng = device_rng_lock();
     let mut config = ExperimentConfig::load(&config_path("smoke")).unwrap();
     config.hidden = vec![32];
     let data = synthetic();
@@ -207,9 +210,13 @@ fn smoke_studies_on_generated_data_make_a_full_report() {
     assert_eq!(iid.selected.len(), 5);
     assert_eq!(iid.finals.len(), 5 * config.seeds.len());
     let e2 = config.online.clone().unwrap();
-    let online =
-        experiment::online::run(&config, &e2, &data, &iid.selected, &device, 0, &mut phases)
-            .unwrap();
+    let study = experiment::online::Study {
+        config: &config,
+        e2: &e2,
+        data: &data,
+        lrs: &iid.selected,
+    };
+    let online = experiment::online::run(study, &device, 0, &mut phases).unwrap();
     assert_eq!(online.runs.len(), 3 * config.seeds.len());
     let e3 = config.sweep.clone().unwrap();
     let sweep = experiment::sweep::run(&config, &e3, &data, &device, 0, &mut phases).unwrap();

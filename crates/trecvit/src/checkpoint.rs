@@ -364,9 +364,13 @@ pub fn load_flax_npz(
             "only CLS pooling is supported (the released GAP models have no CLS token)".into(),
         ));
     }
-    config.validate().map_err(CheckpointError::Config)?;
+    config
+        .validate()
+        .map_err(|e| CheckpointError::Config(e.0))?;
     let mut npz = Npz::open(path)?;
-    let mut model = config.init(device);
+    let mut model = config
+        .init(device)
+        .map_err(|e| CheckpointError::Config(e.0))?;
     let mut used = BTreeSet::new();
     let slots = flax_slots(&mut model);
     let missing: Vec<&str> = slots
@@ -535,6 +539,8 @@ pub fn flax_config(
         head,
         ..TRecViTConfig::base_release()
     };
-    config.validate().map_err(CheckpointError::Config)?;
+    config
+        .validate()
+        .map_err(|e| CheckpointError::Config(e.0))?;
     Ok(config)
 }

@@ -1,6 +1,7 @@
 //! Model sizes: the paper's (§4.2, Table 8) and the released checkpoint's.
 
 use kiln_core::nn::{DecayInit, RgLruConfig, ScanImpl};
+use kiln_core::{InvalidConfig, ensure_config};
 use serde::{Deserialize, Serialize};
 
 /// What summarises a frame for the classification head.
@@ -131,7 +132,7 @@ impl TRecViTConfig {
         }
     }
 
-    /// Our 2-core model (spec §4): 32² frames, 8² patches (16 tokens + CLS), D = 64, 4 layers,
+    /// Our 2-core model: 32² frames, 8² patches (16 tokens + CLS), D = 64, 4 layers,
     /// 4 heads, MLP 256, LRU width 64, no pre-logits layer.
     pub fn tiny(num_classes: usize) -> Self {
         Self {
@@ -172,44 +173,46 @@ impl TRecViTConfig {
     }
 
     /// Checks the shapes fit together.
-    pub fn validate(&self) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// If patches do not tile the frames, the heads do not divide the widths, a complex LRU
+    /// has an odd width, a size is zero, or `min_rad` leaves `(0, 0.999)`.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         let [h, w] = self.image_size;
         let [ph, pw] = self.patch;
-        if ph == 0 || pw == 0 || !h.is_multiple_of(ph) || !w.is_multiple_of(pw) {
-            return Err(format!(
-                "patches of {ph}×{pw} must tile the {h}×{w} frames exactly"
-            ));
-        }
+        ensure_config!(
+            ph > 0 && pw > 0 && h.is_multiple_of(ph) && w.is_multiple_of(pw),
+            "patches of {ph}×{pw} must tile the {h}×{w} frames exactly"
+        );
         let state_width = if self.complex_lru {
             self.lru_width / 2
         } else {
             self.lru_width
         };
-        if self.complex_lru && !self.lru_width.is_multiple_of(2) {
-            return Err(format!(
-                "a complex LRU needs an even lru_width, found {}",
-                self.lru_width
-            ));
-        }
-        if self.heads == 0
-            || !self.width.is_multiple_of(self.heads)
-            || !self.lru_width.is_multiple_of(self.heads)
-            || !state_width.is_multiple_of(self.heads)
-        {
-            return Err(format!(
-                "{} heads must divide the width {} and the LRU width {}",
-                self.heads, self.width, self.lru_width
-            ));
-        }
-        if self.depth == 0 || self.in_channels == 0 {
-            return Err("depth and in_channels must be at least 1".into());
-        }
-        if !(0.0 < self.min_rad && self.min_rad < 0.999) {
-            return Err(format!(
-                "min_rad must lie in (0, 0.999), found {}",
-                self.min_rad
-            ));
-        }
+        ensure_config!(
+            !self.complex_lru || self.lru_width.is_multiple_of(2),
+            "a complex LRU needs an even lru_width, found {}",
+            self.lru_width
+        );
+        ensure_config!(
+            self.heads > 0
+                && self.width.is_multiple_of(self.heads)
+                && self.lru_width.is_multiple_of(self.heads)
+                && state_width.is_multiple_of(self.heads),
+            "{} heads must divide the width {} and the LRU width {}",
+            self.heads,
+            self.width,
+            self.lru_width
+        );
+        ensure_config!(
+            self.depth > 0 && self.in_channels > 0,
+            "depth and in_channels must be at least 1"
+        );
+        ensure_config!(
+            0.0 < self.min_rad && self.min_rad < 0.999,
+            "min_rad must lie in (0, 0.999), found {}",
+            self.min_rad
+        );
         Ok(())
     }
 }

@@ -28,7 +28,7 @@
 //! use kiln_trecvit::{TRecViTConfig, StreamState};
 //!
 //! let device = Device::default();
-//! let model = TRecViTConfig::tiny(4).init(&device);
+//! let model = TRecViTConfig::tiny(4).init(&device)?;
 //! let video = Tensor::<5>::zeros([2, 6, 32, 32, 1], &device); // [B, T, H, W, C]
 //! let out = model.forward(video.clone());
 //! assert_eq!(out.tokens.dims(), [2, 6, 17, 64]);              // 16 patches + CLS per frame
@@ -42,15 +42,17 @@
 //! }
 //! let logits = model.stream_logits(&state).expect("a head and six frames");
 //! assert_eq!(logits.dims(), [2, 4]);
+//! # Ok::<(), kiln_core::InvalidConfig>(())
 //! ```
 
 pub mod baselines;
+#[cfg(feature = "npz")]
 pub mod checkpoint;
 pub mod config;
 pub mod cost;
 pub mod data;
+#[cfg(feature = "reproduce")]
 pub mod experiment;
-pub mod report;
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -61,18 +63,39 @@ pub use kiln_core::nn::{
     RecurrentBlock, RecurrentBlockConfig, RecurrentState, VitBlock, VitBlockConfig,
 };
 
+#[cfg(feature = "npz")]
 pub use checkpoint::{CheckpointError, flax_config, load_flax_npz, save_flax_npz};
 pub use config::{HeadConfig, Pool, TRecViTConfig};
+use kiln_core::InvalidConfig;
+
+/// A video that [`TRecViT::classify_clips`] cannot cut into clips.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VideoError {
+    /// `T = 0`.
+    #[error("the video has no frames")]
+    Empty,
+    /// The clips would differ in length.
+    #[error(
+        "{frames} frames cannot be cut into {clips} clips of equal length ({frames_per_clip} frames per clip); trim the video to {} frames",
+        clips * (frames / clips)
+    )]
+    Uneven {
+        /// Frames of the video.
+        frames: usize,
+        /// Clips it would be cut into.
+        clips: usize,
+        /// Frames per clip asked for.
+        frames_per_clip: usize,
+    },
+}
 
 impl TRecViTConfig {
     /// A model with fresh weights.
     ///
-    /// # Panics
+    /// # Errors
     /// If the config is invalid ([`TRecViTConfig::validate`] says why).
-    pub fn init(&self, device: &Device) -> TRecViT {
-        if let Err(problem) = self.validate() {
-            panic!("invalid TRecViT config: {problem}");
-        }
+    pub fn init(&self, device: &Device) -> Result<TRecViT, InvalidConfig> {
+        self.validate()?;
         let d = self.width;
         let temporal = RecurrentBlockConfig {
             d_model: d,
@@ -101,7 +124,7 @@ impl TRecViTConfig {
         };
         // Weights depend on the seed alone, not on when they are first used.
         kiln_core::train::materialize(&model);
-        model
+        Ok(model)
     }
 }
 
@@ -346,23 +369,25 @@ impl TRecViT {
     /// `n = max(⌊T / frames_per_clip⌋, 1)` consecutive clips of `T / n` frames, and every clip
     /// runs from a fresh state. [`ClipsOutput`] averages over the clips.
     ///
-    /// Fails when `n` does not divide `T` (the released code refuses such videos too).
+    /// # Errors
+    /// If the video has no frames, or `n` does not divide `T` (the released code refuses such
+    /// videos too).
     pub fn classify_clips(
         &self,
         video: Tensor<5>,
         frames_per_clip: usize,
-    ) -> Result<ClipsOutput, String> {
+    ) -> Result<ClipsOutput, VideoError> {
         let [b, t, h, w, c] = video.dims();
         if t == 0 {
-            return Err("the video has no frames".into());
+            return Err(VideoError::Empty);
         }
         let clips = (t / frames_per_clip.max(1)).max(1);
         if !t.is_multiple_of(clips) {
-            return Err(format!(
-                "{t} frames cannot be cut into {clips} clips of equal length \
-                 ({frames_per_clip} frames per clip); trim the video to {} frames",
-                clips * (t / clips)
-            ));
+            return Err(VideoError::Uneven {
+                frames: t,
+                clips,
+                frames_per_clip,
+            });
         }
         let out = self.forward(video.reshape([b * clips, t / clips, h, w, c]));
         let clip_logits = out.logits.map(|logits| {

@@ -114,7 +114,7 @@ fn counted_parameters_match_the_built_models() {
         let counted = cost::trecvit(&config, 32).params;
         assert_eq!(
             counted,
-            config.init(&device).num_params() as u64,
+            config.init(&device).unwrap().num_params() as u64,
             "{config:?}"
         );
     }

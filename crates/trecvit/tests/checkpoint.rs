@@ -185,7 +185,7 @@ fn a_model_trained_here_survives_a_save_and_load() {
         ..small
     };
     for config in [small, ablated] {
-        let model = config.init(&device);
+        let model = config.init(&device).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.npz");
         save_flax_npz(&model, &path).unwrap();
@@ -313,12 +313,12 @@ fn bad_files_and_frame_sizes_are_refused_with_the_reason() {
 fn videos_that_do_not_cut_into_equal_clips_are_refused() {
     let device = Device::default();
     let config = flax_config(fixture("flax_tiny_real.npz"), IMAGE).unwrap();
-    let model = config.init(&device);
+    let model = config.init(&device).unwrap();
     let video = Tensor::<5>::zeros([1, 9, 8, 12, 3], &device);
-    let message = model.classify_clips(video, 4).err().unwrap();
+    let message = model.classify_clips(video, 4).err().unwrap().to_string();
     assert!(message.contains("trim the video to 8 frames"), "{message}");
     let empty = Tensor::<5>::zeros([1, 0, 8, 12, 3], &device);
-    let message = model.classify_clips(empty, 4).err().unwrap();
+    let message = model.classify_clips(empty, 4).err().unwrap().to_string();
     assert!(message.contains("no frames"), "{message}");
     // Fewer frames than a clip: one clip of all of them.
     let short = Tensor::<5>::zeros([1, 3, 8, 12, 3], &device);

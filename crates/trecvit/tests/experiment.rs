@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use kiln_core::cli::Run;
 use kiln_core::data::ImageDataset;
 use kiln_core::report::RunInfo;
-use kiln_core::train::{PeakAlloc, PhaseStore};
+use kiln_core::train::device_rng_lock;
 use kiln_trecvit::experiment::{self, Digits, ExperimentConfig, ModelKind};
 
 fn config_path(scale: &str) -> PathBuf {
@@ -61,10 +62,9 @@ fn the_smoke_pipeline_runs_on_generated_digits_and_reports() {
         ..config.task.clone()
     };
     let digits = Digits::from_datasets(&images, &images, &task);
-    let device = Device::default();
-    let mut phases = PhaseStore::in_memory();
-    let alloc = PeakAlloc::new();
-    let mut results = experiment::run(&config, &digits, 0, &device, &alloc, &mut phases).unwrap();
+    let _rng = device_rng_lock();
+    let mut run = Run::in_memory(Device::default());
+    let mut results = experiment::run_on(&config, &digits, &mut run).unwrap();
     assert_eq!(results.models.len(), 3);
     // The reference and the smoke config's two variants, which lose what they leave out.
     let names: Vec<&str> = results.ablations.iter().map(|a| a.name.as_str()).collect();
@@ -95,7 +95,7 @@ fn the_smoke_pipeline_runs_on_generated_digits_and_reports() {
         finished_utc: String::new(),
         wall_seconds: 0.0,
     };
-    let report = kiln_trecvit::report::build(&config, &results, run).unwrap();
+    let report = experiment::report::build(&config, &results, run).unwrap();
     let dir = tempfile::tempdir().unwrap();
     report.write(dir.path()).unwrap();
     for file in [

@@ -19,7 +19,11 @@ fn parameter_counts_are_the_papers_and_the_releases() {
         (TRecViTConfig::base_release(), 136_778_128),
         (TRecViTConfig::large(), 471_797_136),
     ] {
-        assert_eq!(config.init(&device).num_params(), expected, "{config:?}");
+        assert_eq!(
+            config.init(&device).unwrap().num_params(),
+            expected,
+            "{config:?}"
+        );
     }
 }
 
@@ -30,6 +34,7 @@ fn tiny(scan: ScanImpl, seed: u64, device: &Device) -> TRecViT {
         ..TRecViTConfig::tiny(4)
     }
     .init(device)
+    .unwrap()
 }
 
 fn video(frames: usize, seed: u64, device: &Device) -> Tensor<5> {
@@ -131,13 +136,19 @@ fn configs_that_do_not_fit_say_why() {
     assert!(
         bad.validate()
             .unwrap_err()
+            .0
             .contains("must tile the 32×32 frames")
     );
     let bad = TRecViTConfig {
         heads: 5,
         ..TRecViTConfig::tiny(4)
     };
-    assert!(bad.validate().unwrap_err().contains("5 heads must divide"));
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .0
+            .contains("5 heads must divide")
+    );
     for preset in [
         TRecViTConfig::tiny(4),
         TRecViTConfig::small(),
@@ -170,7 +181,7 @@ fn a_tiny_trecvit_learns_which_way_a_square_moves() {
         lru_width: 32,
         ..TRecViTConfig::tiny(Labels::Direction.classes())
     };
-    let mut model = config.init(&device);
+    let mut model = config.init(&device).unwrap();
     let task = Motion {
         side: 16,
         frames: 8,
@@ -213,7 +224,7 @@ fn a_complex_lru_trecvit_streams_and_is_counted() {
         complex_lru: true,
         ..TRecViTConfig::tiny(4)
     };
-    let model = config.init(&device);
+    let model = config.init(&device).unwrap();
     assert_eq!(
         model.num_params() as u64,
         kiln_trecvit::cost::trecvit(&config, 8).params

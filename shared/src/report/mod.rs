@@ -10,6 +10,7 @@
 mod claims;
 mod heatmap;
 mod plot;
+mod table;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use serde::Serialize;
 pub use claims::{Check, Claim, Verdict, claims_table};
 pub use heatmap::{Heatmap, Panel};
 pub use plot::{LinePlot, PlotError, Series};
+pub use table::Table;
 
 /// A figure of a report: a line plot or a heatmap.
 #[derive(Debug, Clone, PartialEq)]

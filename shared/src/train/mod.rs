@@ -1,31 +1,44 @@
-//! Training utilities shared by every paper: seeding, statistics over seeds, metrics, parameter
-//! counts, progress, checkpoints, resumable phases and peak memory.
+//! Training utilities shared by every paper: the training loop, seeding, statistics over seeds,
+//! metrics, parameter counts, checkpoints and timing; with the `reproduce` feature also
+//! progress bars, resumable phases and peak-memory measurement.
 
 pub mod checkpoint;
+pub mod fit;
 pub mod lm;
+#[cfg(feature = "reproduce")]
 pub mod memory;
 pub mod metrics;
 pub mod params;
+#[cfg(feature = "reproduce")]
 pub mod phases;
+#[cfg(feature = "reproduce")]
 pub mod progress;
 pub mod rng;
 pub mod stats;
+pub mod timing;
 
 use burn::prelude::Device;
 
 pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWriter};
+pub use fit::{FitOptions, Fitted, ModuleStep, Optimize, Update, fit};
 pub use lm::{LmBatch, LmTrainer, WarmupCosine, masked_cross_entropy};
+#[cfg(feature = "reproduce")]
 pub use memory::PeakAlloc;
 pub use metrics::{accuracy, count_correct, cross_entropy, dataset_accuracy};
 pub use params::{materialize, parameter_values, trainable_params};
+#[cfg(feature = "reproduce")]
 pub use phases::{PhaseError, PhaseStore};
+#[cfg(feature = "reproduce")]
 pub use progress::Progress;
 pub use rng::{SeededRng, derive_seed};
 pub use stats::Summary;
+pub use timing::{measure_time, timed};
 
-/// Burn's CPU backend keeps one random generator per process. Code that needs reproducible
-/// draws while other threads may draw too (parallel tests, above all) holds this lock around
-/// seeding and the work that follows; a poisoned lock is taken over, not propagated.
+/// Burn's CPU backend keeps one random generator per process, so two tests that seed it and
+/// draw from it in parallel threads can interleave their draws. A test that needs reproducible
+/// draws holds this lock around seeding and the work that follows; a poisoned lock is taken
+/// over, not propagated. Library code never takes it: a program that trains in several threads
+/// at once must give each its own process (or accept interleaved draws).
 pub fn device_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock()

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use kiln_core::InvalidConfig;
+use kiln_core::cli::ConfigError;
 use kiln_core::data::DatasetChoice;
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +75,7 @@ pub struct SweepConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToyConfig {
-    /// The curvature ratio `κ` (the spec's 100).
+    /// The curvature ratio `κ` (100 in our configs).
     pub curvature: f64,
     /// Full-batch steps.
     pub steps: usize,
@@ -111,15 +113,21 @@ pub struct ExperimentConfig {
 
 impl ExperimentConfig {
     /// Reads and checks a RON config; errors name the file and the problem.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        Ok(kiln_core::cli::load_config(path, Self::validate)?)
+    ///
+    /// # Errors
+    /// If the file cannot be read, is not this config, or fails [`validate`](Self::validate).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        kiln_core::cli::load_config(path, Self::validate)
     }
 
     /// Checks the values.
-    pub fn validate(&self) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// If a size is zero, a learning rate is not positive, or E2/E3 name what E1 does not have.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         let positive = |name: &str, v: usize| {
             if v == 0 {
-                Err(format!("{name} must be at least 1"))
+                Err(InvalidConfig::new(format!("{name} must be at least 1")))
             } else {
                 Ok(())
             }
@@ -130,13 +138,15 @@ impl ExperimentConfig {
         positive("iid.batch_size", self.iid.batch_size)?;
         positive("toy.steps", self.toy.steps)?;
         if self.seeds.is_empty() {
-            return Err("seeds must not be empty".into());
+            return Err(InvalidConfig::new("seeds must not be empty"));
         }
         if self.hidden.contains(&0) {
-            return Err("hidden widths must be at least 1".into());
+            return Err(InvalidConfig::new("hidden widths must be at least 1"));
         }
         if self.iid.datasets.is_empty() {
-            return Err("iid.datasets must name at least one dataset".into());
+            return Err(InvalidConfig::new(
+                "iid.datasets must name at least one dataset",
+            ));
         }
         let rates = self
             .iid
@@ -147,10 +157,15 @@ impl ExperimentConfig {
             .chain(std::iter::once(&self.toy.ablation_lr))
             .chain(self.sweep.iter().flat_map(|s| s.lrs.iter()));
         if let Some(bad) = rates.into_iter().find(|lr| !(lr.is_finite() && **lr > 0.0)) {
-            return Err(format!("learning rates must be positive, found {bad}"));
+            return Err(InvalidConfig::new(format!(
+                "learning rates must be positive, found {bad}"
+            )));
         }
         if let Some(grid) = self.iid.grids.iter().find(|g| g.lrs.is_empty()) {
-            return Err(format!("the grid of {:?} is empty", grid.optimizer));
+            return Err(InvalidConfig::new(format!(
+                "the grid of {:?} is empty",
+                grid.optimizer
+            )));
         }
         if let Some(online) = &self.online {
             positive("online.tasks", online.tasks)?;
@@ -158,23 +173,29 @@ impl ExperimentConfig {
             positive("online.batch_size", online.batch_size)?;
             positive("online.curve_window", online.curve_window)?;
             if online.steps_per_task % online.curve_window != 0 {
-                return Err("online.curve_window must divide online.steps_per_task, so that curve windows line up with the task boundaries".into());
+                return Err(InvalidConfig::new(
+                    "online.curve_window must divide online.steps_per_task, so that curve windows line up with the task boundaries",
+                ));
             }
             if !self.iid.datasets.contains(&online.dataset) {
-                return Err("online.dataset must be one of iid.datasets: the stream reuses the learning rates E1 selects there".into());
+                return Err(InvalidConfig::new(
+                    "online.dataset must be one of iid.datasets: the stream reuses the learning rates E1 selects there",
+                ));
             }
             if let Some(p) = online
                 .flip_fractions
                 .iter()
                 .find(|p| !(0.0..=1.0).contains(*p))
             {
-                return Err(format!("flip fractions lie in [0, 1], found {p}"));
+                return Err(InvalidConfig::new(format!(
+                    "flip fractions lie in [0, 1], found {p}"
+                )));
             }
             for kind in &online.optimizers {
                 if !self.iid.grids.iter().any(|g| g.optimizer == *kind) {
-                    return Err(format!(
+                    return Err(InvalidConfig::new(format!(
                         "online.optimizers names {kind:?}, which has no grid in iid.grids to select its learning rate"
-                    ));
+                    )));
                 }
             }
         }
@@ -182,7 +203,9 @@ impl ExperimentConfig {
             positive("sweep.epochs", sweep.epochs)?;
             positive("sweep.batch_size", sweep.batch_size)?;
             if sweep.lrs.is_empty() || sweep.optimizers.is_empty() {
-                return Err("sweep needs learning rates and optimizers".into());
+                return Err(InvalidConfig::new(
+                    "sweep needs learning rates and optimizers",
+                ));
             }
         }
         Ok(())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::prelude::*;
-use kiln_core::train::{PhaseError, PhaseStore, derive_seed, device_rng_lock, seed_everything};
+use kiln_core::train::{PhaseError, PhaseStore, derive_seed, seed_everything};
 use serde::{Deserialize, Serialize};
 
 use super::config::ExperimentConfig;
@@ -45,7 +45,6 @@ pub fn train_run(
     device: &Device,
 ) -> RunResult {
     let started = Instant::now();
-    let _rng_guard = device_rng_lock();
     let device = device.clone().autodiff();
     let mut rng = seed_everything(&device, derive_seed(seed, study));
     let shape = data.train.shape();

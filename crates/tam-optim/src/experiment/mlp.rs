@@ -1,48 +1,10 @@
-//! The classifier of the image experiments, and the training loop they share.
+//! The classifier of the image experiments (kiln-core's ReLU [`Mlp`]), and the epochs they
+//! train it for.
 
-use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
-use burn::optim::GradientsParams;
-use burn::prelude::*;
-use burn::tensor::activation::relu;
-use kiln_core::train::{Progress, SeededRng, cross_entropy};
+pub use kiln_core::nn::Mlp;
+use kiln_core::train::{self, FitOptions, Optimize, Progress, SeededRng, cross_entropy};
 
-use super::{AnyOptimizer, Prepared, diverged};
-use crate::ModuleStep;
-
-/// A ReLU multi-layer perceptron.
-#[derive(Module, Debug)]
-pub struct Mlp {
-    layers: Vec<Linear>,
-}
-
-impl Mlp {
-    /// Layers of the given widths, input first (e.g. `[784, 256, 256, 10]`).
-    pub fn new(widths: &[usize], device: &Device) -> Self {
-        let layers = widths
-            .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
-            .collect();
-        Self { layers }
-    }
-
-    /// Logits `[B, classes]` of flat inputs `[B, features]`.
-    pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
-        let last = self.layers.len().saturating_sub(1);
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = relu(x);
-            }
-        }
-        x
-    }
-
-    /// The device of the parameters.
-    pub fn device(&self) -> Device {
-        self.devices().into_iter().next().unwrap_or_default()
-    }
-}
+use super::{AnyOptimizer, DIVERGED, Prepared};
 
 /// How an epoch-based run ended.
 pub struct Fitted {
@@ -66,7 +28,7 @@ pub struct EpochPlan {
 }
 
 /// Trains `model` with `optim` for the passes of `plan` over `data.train`, in the order `rng`
-/// draws.
+/// draws, stopping at the first loss beyond [`diverged`]'s limit.
 pub fn fit(
     data: &Prepared,
     mut model: Mlp,
@@ -85,27 +47,29 @@ pub fn fit(
     let mut progress = Progress::new(label, (epochs * steps) as u64);
     let mut epoch_losses = Vec::new();
     for _ in 0..epochs {
-        let mut total = 0.0;
         let batches = rng.batches(data.train.len(), batch_size);
-        for batch in &batches {
-            let (x, y) = data.batch(&data.train, batch, None, &device);
-            let loss = cross_entropy(model.forward(x), y);
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            if diverged(value) {
-                progress.finish();
-                return Fitted {
-                    model,
-                    epoch_losses,
-                    diverged: true,
-                };
-            }
-            total += value;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            progress.inc(1);
+        let epoch = train::fit(
+            model,
+            batches
+                .iter()
+                .map(|b| data.batch(&data.train, b, None, &device)),
+            |m: &Mlp, (x, y)| cross_entropy(m.forward(x), y),
+            &mut Optimize::new(optim, |_| lr),
+            FitOptions::default().stop_above(DIVERGED),
+            |_, _| progress.inc(1),
+        );
+        let mean = epoch.mean_loss();
+        model = epoch.model;
+        if epoch.diverged {
+            progress.finish();
+            return Fitted {
+                model,
+                epoch_losses,
+                diverged: true,
+            };
         }
-        epoch_losses.push(total / batches.len() as f64);
-        progress.set_message(format!("loss {:.3}", total / batches.len() as f64));
+        epoch_losses.push(mean);
+        progress.set_message(format!("loss {mean:.3}"));
     }
     progress.finish();
     Fitted {

@@ -7,7 +7,8 @@
 //! - [`online`] (E2): the label-flipping stream, the paper's distribution-shift setting;
 //! - [`sweep`] (E3): SGD-momentum and TAM over growing learning rates, counting divergences.
 //!
-//! [`report`] turns the results into the claims table, tables and plots.
+//! [`report`] turns the results into the claims table, tables and plots, and [`TamOptim`] is
+//! the whole reproduction as `kiln_core::cli::main` runs it.
 
 pub mod config;
 pub mod iid;
@@ -23,13 +24,16 @@ use burn::optim::{AdamConfig, GradientsParams, LearningRate, ModuleOptimizer, Sg
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use kiln_core::InvalidConfig;
+use kiln_core::cli::{ExperimentError, Reproduction, Run};
 use kiln_core::data::{DatasetChoice, ImageDataset, Normalization};
-use kiln_core::train::{PhaseError, PhaseStore, derive_seed};
+use kiln_core::report::{Report, RunInfo};
+use kiln_core::train::{ModuleStep, PhaseError, derive_seed};
 
 pub use config::ExperimentConfig;
 pub use mlp::Mlp;
 
-use crate::{AdaTam, AdaTamConfig, ModuleStep, Tam, TamConfig, TamStats};
+use crate::{AdaTam, AdaTamConfig, Tam, TamConfig, TamStats};
 
 /// The optimizers compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -120,15 +124,22 @@ pub struct Prepared {
 
 impl Prepared {
     /// Loads `choice` and takes the configured seeded train/validation/test subsets.
-    pub fn load(choice: &DatasetChoice, config: &ExperimentConfig) -> anyhow::Result<Self> {
+    ///
+    /// # Errors
+    /// If the dataset is missing or malformed, or smaller than the subsets asked for.
+    pub fn load(
+        choice: &DatasetChoice,
+        config: &ExperimentConfig,
+    ) -> Result<Self, ExperimentError> {
         let (train_all, test_all) = choice.load()?;
         let wanted = config.train_size + config.val_size;
         if wanted > train_all.len() {
-            anyhow::bail!(
+            return Err(InvalidConfig::new(format!(
                 "{} has {} training images; train_size + val_size asks for {wanted}",
                 choice.name(),
                 train_all.len()
-            );
+            ))
+            .into());
         }
         let pool = train_all.seeded_subset(wanted, derive_seed(0, "tam-train-pool"))?;
         let (train, val) = pool.split(config.train_size, derive_seed(0, "tam-val-split"))?;
@@ -194,42 +205,88 @@ pub struct Results {
     pub sweep: Option<sweep::SweepResult>,
 }
 
+/// The whole reproduction, as `cargo xtask reproduce tam-optim` runs it.
+pub struct TamOptim;
+
+impl Reproduction for TamOptim {
+    const PAPER: &'static str = "tam-optim";
+    const ABOUT: &'static str = "Reproduce Torque-Aware Momentum's claims: toy stability, i.i.d. training, the label-flipping stream and the learning-rate sweep.";
+    type Config = ExperimentConfig;
+    type Results = Results;
+
+    fn validate(config: &ExperimentConfig) -> Result<(), InvalidConfig> {
+        config.validate()
+    }
+
+    fn scale(config: &ExperimentConfig) -> &str {
+        &config.scale
+    }
+
+    fn seeds(config: &ExperimentConfig, offset: u64) -> Vec<u64> {
+        config.seeds.iter().map(|s| s + offset).collect()
+    }
+
+    fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
+        run_all(config, &run.device, run.seed, &mut run.phases)
+    }
+
+    fn report(
+        config: &ExperimentConfig,
+        results: &Results,
+        info: RunInfo,
+    ) -> Result<Report, ExperimentError> {
+        Ok(report::build(config, results, info)?)
+    }
+}
+
+/// The datasets of a run, each loaded once however many studies use it.
+struct Loaded(Vec<Prepared>);
+
+impl Loaded {
+    /// The index of `choice`, loading it on first use.
+    fn index(
+        &mut self,
+        choice: &DatasetChoice,
+        config: &ExperimentConfig,
+    ) -> Result<usize, ExperimentError> {
+        if let Some(i) = self.0.iter().position(|d| d.name == choice.name()) {
+            return Ok(i);
+        }
+        self.0.push(Prepared::load(choice, config)?);
+        Ok(self.0.len() - 1)
+    }
+}
+
 /// Runs every study of `config` on `device`; finished runs are phases of `phases`, so an
 /// interrupted run resumes.
-pub fn run(
+fn run_all(
     config: &ExperimentConfig,
     device: &Device,
     seed_offset: u64,
-    phases: &mut PhaseStore,
-) -> anyhow::Result<Results> {
+    phases: &mut kiln_core::train::PhaseStore,
+) -> Result<Results, ExperimentError> {
     eprintln!("tam-optim: toy quadratic");
     let toy = phases.run("toy", || -> Result<_, PhaseError> {
         Ok(toy::run(&config.toy))
     })?;
-    let mut loaded: Vec<Prepared> = Vec::new();
-    let mut prepared = |choice: &DatasetChoice| -> anyhow::Result<usize> {
-        if let Some(i) = loaded.iter().position(|d| d.name == choice.name()) {
-            return Ok(i);
-        }
-        loaded.push(Prepared::load(choice, config)?);
-        Ok(loaded.len() - 1)
-    };
-    let iid_index: Vec<usize> = config
+    let mut loaded = Loaded(Vec::new());
+    let iid_index = config
         .iid
         .datasets
         .iter()
-        .map(&mut prepared)
-        .collect::<anyhow::Result<_>>()?;
+        .map(|choice| loaded.index(choice, config))
+        .collect::<Result<Vec<_>, _>>()?;
     let online_index = config
         .online
         .as_ref()
-        .map(|e2| prepared(&e2.dataset))
+        .map(|e2| loaded.index(&e2.dataset, config))
         .transpose()?;
     let sweep_index = config
         .sweep
         .as_ref()
-        .map(|e3| prepared(&e3.dataset))
+        .map(|e3| loaded.index(&e3.dataset, config))
         .transpose()?;
+    let loaded = loaded.0;
     let mut iid_results = Vec::new();
     for &i in &iid_index {
         eprintln!("tam-optim: E1 on {}", loaded[i].name);
@@ -243,15 +300,13 @@ pub fn run(
                 .find(|r| r.dataset == loaded[i].name)
                 .map(|r| r.selected.clone())
                 .unwrap_or_default();
-            Some(online::run(
+            let study = online::Study {
                 config,
                 e2,
-                &loaded[i],
-                &lrs,
-                device,
-                seed_offset,
-                phases,
-            )?)
+                data: &loaded[i],
+                lrs: &lrs,
+            };
+            Some(online::run(study, device, seed_offset, phases)?)
         }
         _ => None,
     };
@@ -277,7 +332,10 @@ pub fn run(
     })
 }
 
+/// A training loss above this (or not finite) means the run has blown up.
+pub const DIVERGED: f64 = 1e6;
+
 /// Whether a loss says the run has blown up.
 pub fn diverged(loss: f64) -> bool {
-    !loss.is_finite() || loss > 1e6
+    !loss.is_finite() || loss > DIVERGED
 }

@@ -13,15 +13,15 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use kiln_core::data::ImageDataset;
 use kiln_core::train::{
-    PhaseError, PhaseStore, Progress, SeededRng, count_correct, cross_entropy, derive_seed,
-    device_rng_lock, seed_everything,
+    ModuleStep, PhaseError, PhaseStore, Progress, SeededRng, count_correct, cross_entropy,
+    derive_seed, seed_everything,
 };
 use serde::{Deserialize, Serialize};
 
 use super::config::{ExperimentConfig, OnlineConfig};
 use super::mlp::Mlp;
 use super::{OptimizerKind, Prepared, diverged};
-use crate::ModuleStep;
+use crate::TamStats;
 
 /// One stream, one optimizer, one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,23 +117,16 @@ pub fn stream(
     spec: StreamSpec,
     device: &Device,
 ) -> StreamRun {
-    let StreamSpec {
-        kind,
-        lr,
-        flip_fraction,
-        seed,
-    } = spec;
     let started = Instant::now();
-    let _rng_guard = device_rng_lock();
     let device = device.clone().autodiff();
-    let mut rng = seed_everything(&device, derive_seed(seed, "e2"));
+    let mut rng = seed_everything(&device, derive_seed(spec.seed, "e2"));
     let classes = data.train.num_classes();
     let widths: Vec<usize> = std::iter::once(data.train.shape().numel())
         .chain(hidden.iter().copied())
         .chain(std::iter::once(classes))
         .collect();
     let mut model = Mlp::new(&widths, &device);
-    let mut optim = kind.build();
+    let mut optim = spec.kind.build();
     let test: ImageDataset = match e2.test_size {
         n if n < data.test.len() => data
             .test
@@ -141,31 +134,20 @@ pub fn stream(
             .unwrap_or_else(|_| data.test.clone()),
         _ => data.test.clone(),
     };
-    let mut run = StreamRun {
-        optimizer: kind,
-        flip_fraction,
-        seed,
-        task_acc: vec![],
-        curve: vec![],
-        task_end_test_acc: vec![],
-        damping: vec![],
-        flip_damping: vec![],
-        diverged: false,
-        seconds: 0.0,
-    };
-    let label = format!("{} p {flip_fraction} seed {seed}", kind.name());
+    let mut log = StreamLog::new(spec, e2.curve_window);
+    let label = format!(
+        "{} p {} seed {}",
+        spec.kind.name(),
+        spec.flip_fraction,
+        spec.seed
+    );
     let mut progress = Progress::new(label, (e2.tasks * e2.steps_per_task) as u64);
     let mut labels: Vec<u16> = (0..classes as u16).collect();
-    let (mut window_acc, mut window_d) = (Vec::new(), Vec::new());
-    // d_t of every step of the current task, for the comparison across its boundaries.
-    let mut task_d: Vec<f64> = Vec::new();
-    let mut before_flip: Option<f64> = None;
     'tasks: for task in 0..e2.tasks {
         if task > 0 {
-            labels = flip_labels(classes, flip_fraction, &mut rng);
-            before_flip = last_mean(&task_d, FLIP_WINDOW);
+            labels = flip_labels(classes, spec.flip_fraction, &mut rng);
+            log.task_boundary();
         }
-        task_d.clear();
         let mut correct = 0usize;
         for _ in 0..e2.steps_per_task {
             let batch: Vec<usize> = (0..e2.batch_size)
@@ -176,41 +158,92 @@ pub fn stream(
             let hits = count_correct(logits.clone().detach(), y.clone());
             let loss = cross_entropy(logits, y);
             if diverged(f64::from(loss.clone().into_scalar::<f32>())) {
-                run.diverged = true;
+                log.run.diverged = true;
                 break 'tasks;
             }
             correct += hits;
-            window_acc.push(100.0 * hits as f64 / e2.batch_size as f64);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            if let Some(stats) = optim.stats() {
-                window_d.push(stats.damping);
-                task_d.push(stats.damping);
-                if task_d.len() == FLIP_WINDOW
-                    && let Some(before) = before_flip.take()
-                {
-                    run.flip_damping.push((before, mean(&task_d)));
-                }
-            }
-            if window_acc.len() == e2.curve_window {
-                run.curve.push(mean(&window_acc));
-                window_acc.clear();
-                if !window_d.is_empty() {
-                    run.damping.push(mean(&window_d));
-                    window_d.clear();
-                }
-            }
+            model = optim.step(spec.lr, model, grads);
+            log.step(100.0 * hits as f64 / e2.batch_size as f64, optim.stats());
             progress.inc(1);
         }
         let seen = e2.steps_per_task * e2.batch_size;
-        run.task_acc.push(100.0 * correct as f64 / seen as f64);
+        log.run.task_acc.push(100.0 * correct as f64 / seen as f64);
         let valid = model.valid();
-        run.task_end_test_acc
+        log.run
+            .task_end_test_acc
             .push(data.accuracy(&valid, &test, Some(&labels)));
     }
     progress.finish();
+    let mut run = log.run;
     run.seconds = started.elapsed().as_secs_f64();
     run
+}
+
+/// A stream's curves as they are recorded: online accuracy and `d_t` in windows, and `d_t`
+/// around each task boundary.
+struct StreamLog {
+    run: StreamRun,
+    window: usize,
+    window_acc: Vec<f64>,
+    window_d: Vec<f64>,
+    /// `d_t` of every step of the current task.
+    task_d: Vec<f64>,
+    /// The mean `d_t` of the last [`FLIP_WINDOW`] steps before the latest boundary, until the
+    /// same number of steps after it have been seen.
+    before_flip: Option<f64>,
+}
+
+impl StreamLog {
+    fn new(spec: StreamSpec, window: usize) -> Self {
+        Self {
+            run: StreamRun {
+                optimizer: spec.kind,
+                flip_fraction: spec.flip_fraction,
+                seed: spec.seed,
+                task_acc: vec![],
+                curve: vec![],
+                task_end_test_acc: vec![],
+                damping: vec![],
+                flip_damping: vec![],
+                diverged: false,
+                seconds: 0.0,
+            },
+            window,
+            window_acc: Vec::new(),
+            window_d: Vec::new(),
+            task_d: Vec::new(),
+            before_flip: None,
+        }
+    }
+
+    /// Labels were just flipped: remember `d_t` before the boundary.
+    fn task_boundary(&mut self) {
+        self.before_flip = last_mean(&self.task_d, FLIP_WINDOW);
+        self.task_d.clear();
+    }
+
+    /// One step scored `accuracy` (%) before its update; the optimizer reported `stats` after.
+    fn step(&mut self, accuracy: f64, stats: Option<TamStats>) {
+        self.window_acc.push(accuracy);
+        if let Some(stats) = stats {
+            self.window_d.push(stats.damping);
+            self.task_d.push(stats.damping);
+            if self.task_d.len() == FLIP_WINDOW
+                && let Some(before) = self.before_flip.take()
+            {
+                self.run.flip_damping.push((before, mean(&self.task_d)));
+            }
+        }
+        if self.window_acc.len() == self.window {
+            self.run.curve.push(mean(&self.window_acc));
+            self.window_acc.clear();
+            if !self.window_d.is_empty() {
+                self.run.damping.push(mean(&self.window_d));
+                self.window_d.clear();
+            }
+        }
+    }
 }
 
 /// The mean of the last `n` values, if there are that many.
@@ -222,16 +255,36 @@ fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
-/// Runs E2 with the learning rates `lrs` (E1's selection); every stream is a phase.
+/// What E2 streams: the run's config, its E2 part, the dataset and the learning rates E1
+/// selected on it.
+#[derive(Clone, Copy)]
+pub struct Study<'a> {
+    /// The whole config (seeds, model widths).
+    pub config: &'a ExperimentConfig,
+    /// E2's settings.
+    pub e2: &'a OnlineConfig,
+    /// The dataset streamed.
+    pub data: &'a Prepared,
+    /// E1's learning rate for each optimizer.
+    pub lrs: &'a BTreeMap<OptimizerKind, f64>,
+}
+
+/// Runs E2 with the learning rates E1 selected; every stream is a phase.
+///
+/// # Errors
+/// If a phase cannot be saved.
 pub fn run(
-    config: &ExperimentConfig,
-    e2: &OnlineConfig,
-    data: &Prepared,
-    lrs: &BTreeMap<OptimizerKind, f64>,
+    study: Study<'_>,
     device: &Device,
     seed_offset: u64,
     phases: &mut PhaseStore,
 ) -> Result<OnlineResult, PhaseError> {
+    let Study {
+        config,
+        e2,
+        data,
+        lrs,
+    } = study;
     let mut runs = Vec::new();
     let mut used = BTreeMap::new();
     for &p in &e2.flip_fractions {

@@ -2,10 +2,10 @@
 
 use std::fmt::Write as _;
 
-use kiln_core::report::{Check, Claim, LinePlot, Report, ReportError, RunInfo, Series};
+use kiln_core::report::{Check, Claim, LinePlot, Report, ReportError, RunInfo, Series, Table};
 use kiln_core::train::Summary;
 
-use super::config::ExperimentConfig;
+use super::config::{ExperimentConfig, OnlineConfig};
 use super::iid::IidResult;
 use super::online::OnlineResult;
 use super::sweep::SweepResult;
@@ -80,13 +80,11 @@ fn toy_part(
     };
     report.claim(Claim::new(
         "Toy quadratic: largest stable learning rate, TAM ÷ SGDM",
-        "TAM damps the oscillation of momentum (no number; spec reference ≈ 2.5×)",
+        "TAM damps the oscillation of momentum (no number in the paper; we expect ≈ 2.5×)",
         Summary::of(&[ratio]),
         Check::AtLeast(2.0),
     ));
-    let mut table = String::from(
-        "| lr | SGDM | TAM | final f (TAM) | f64 reference agrees |\n|---|---|---|---|---|\n",
-    );
+    let mut table = Table::new(["lr", "SGDM", "TAM", "final f (TAM)", "f64 reference agrees"]);
     let mut csv = String::from("optimizer,lr,step,f\n");
     for run in &toy.runs {
         for (i, f) in run.values.iter().enumerate() {
@@ -98,14 +96,13 @@ fn toy_part(
         if let (Some(s), Some(t)) = (find("SGDM"), find("TAM")) {
             let agree = s.outcome.same_kind(s.reference_outcome)
                 && t.outcome.same_kind(t.reference_outcome);
-            let _ = writeln!(
-                table,
-                "| {lr} | {} | {} | {:.2e} | {} |",
+            table.row([
+                lr.to_string(),
                 outcome_text(s.outcome),
                 outcome_text(t.outcome),
-                t.values.last().copied().unwrap_or(f64::NAN),
-                if agree { "yes" } else { "**no**" }
-            );
+                format!("{:.2e}", t.values.last().copied().unwrap_or(f64::NAN)),
+                (if agree { "yes" } else { "**no**" }).to_string(),
+            ]);
         }
     }
     let ab = &toy.ablation;
@@ -155,32 +152,30 @@ fn paired(a: &[f64], b: &[f64]) -> Summary {
 
 fn iid_part(report: &mut Report, iid: &IidResult) -> Result<(), ReportError> {
     let test_accs = |kind| -> Vec<f64> { iid.finals_of(kind).iter().map(|r| r.test_acc).collect() };
-    let mut table = String::from(
-        "| optimizer | selected lr | test accuracy (%) | runs diverged |\n|---|---|---|---|\n",
-    );
+    let mut table = Table::new([
+        "optimizer",
+        "selected lr",
+        "test accuracy (%)",
+        "runs diverged",
+    ]);
     for (&kind, lr) in &iid.selected {
         let accs = test_accs(kind);
         let diverged = iid.finals_of(kind).iter().filter(|r| r.diverged).count();
-        let _ = writeln!(
-            table,
-            "| {} | {lr} | {:.2} | {diverged} / {} |",
-            kind.name(),
-            Summary::of(&accs),
-            accs.len()
-        );
+        table.row([
+            kind.name().to_string(),
+            lr.to_string(),
+            format!("{:.2}", Summary::of(&accs)),
+            format!("{diverged} / {}", accs.len()),
+        ]);
     }
-    let mut grid = String::from(
-        "\nValidation accuracy (%) with the first seed:\n\n| optimizer | lr | validation | test |\n|---|---|---|---|\n",
-    );
+    let mut grid = Table::new(["optimizer", "lr", "validation", "test"]);
     for r in &iid.grid {
-        let _ = writeln!(
-            grid,
-            "| {} | {} | {:.2} | {:.2} |",
-            r.optimizer.name(),
-            r.lr,
-            r.val_acc,
-            r.test_acc
-        );
+        grid.row([
+            r.optimizer.name().to_string(),
+            r.lr.to_string(),
+            format!("{:.2}", r.val_acc),
+            format!("{:.2}", r.test_acc),
+        ]);
     }
     for (ours, base, paper) in [
         (
@@ -213,9 +208,12 @@ fn iid_part(report: &mut Report, iid: &IidResult) -> Result<(), ReportError> {
     }
     report.section(
         format!("E1 {}: i.i.d. training", iid.dataset),
-        format!("{table}{grid}"),
+        format!("{table}\nValidation accuracy (%) with the first seed:\n\n{grid}"),
     );
-    report.file(format!("e1_table_{}.md", slug(&iid.dataset)), table);
+    report.file(
+        format!("e1_table_{}.md", slug(&iid.dataset)),
+        table.to_string(),
+    );
     let mut plot = LinePlot::new(
         format!("E1 {}: validation accuracy vs learning rate", iid.dataset),
         "log10 learning rate",
@@ -253,73 +251,117 @@ fn damping_dip(runs: &[&super::online::StreamRun]) -> Summary {
 fn online_part(
     report: &mut Report,
     online: &OnlineResult,
-    e2: &super::config::OnlineConfig,
+    e2: &OnlineConfig,
 ) -> Result<(), ReportError> {
-    let mut table = String::from(
-        "| p | optimizer | lr | online accuracy (%) | test accuracy at task ends (%) | diverged |\n|---|---|---|---|---|---|\n",
-    );
-    let overall = |kind, p| -> Vec<f64> {
-        online
-            .runs_of(kind, p)
-            .iter()
-            .map(|r| r.overall_acc())
-            .collect()
-    };
+    let mut table = Table::new([
+        "p",
+        "optimizer",
+        "lr",
+        "online accuracy (%)",
+        "test accuracy at task ends (%)",
+        "diverged",
+    ]);
     for &p in &e2.flip_fractions {
-        for (&kind, &lr) in &online.lrs {
-            let runs = online.runs_of(kind, p);
-            let ends: Vec<f64> = runs
-                .iter()
-                .map(|r| {
-                    r.task_end_test_acc.iter().sum::<f64>()
-                        / r.task_end_test_acc.len().max(1) as f64
-                })
-                .collect();
-            let _ = writeln!(
-                table,
-                "| {p} | {} | {lr} | {:.2} | {:.2} | {} / {} |",
-                kind.name(),
-                Summary::of(&overall(kind, p)),
-                Summary::of(&ends),
+        online_rows(&mut table, online, p);
+        online_claims(report, online, p);
+        report.plot(format!("e2_online_acc_p{p}"), online_plot(online, e2, p));
+    }
+    let dip_text = damping_part(report, online, e2);
+    report.section(
+        format!("E2 {}: label-flipping stream", online.dataset),
+        format!(
+            "{} tasks × {} steps, batch {}; at each boundary a fraction p of the classes is \
+             permuted among themselves. Online accuracy scores each batch before the update; \
+             learning rates are E1's selection on {}.\n\n{table}\n{dip_text}",
+            e2.tasks, e2.steps_per_task, e2.batch_size, online.dataset
+        ),
+    );
+    report.file("e2_table.md", table.to_string());
+    Ok(())
+}
+
+/// Mean online accuracy of each seed of `kind` at flip fraction `p`.
+fn overall(online: &OnlineResult, kind: OptimizerKind, p: f64) -> Vec<f64> {
+    online
+        .runs_of(kind, p)
+        .iter()
+        .map(|r| r.overall_acc())
+        .collect()
+}
+
+/// One row per optimizer streamed at flip fraction `p`.
+fn online_rows(table: &mut Table, online: &OnlineResult, p: f64) {
+    for (&kind, &lr) in &online.lrs {
+        let runs = online.runs_of(kind, p);
+        let ends: Vec<f64> = runs
+            .iter()
+            .map(|r| {
+                r.task_end_test_acc.iter().sum::<f64>() / r.task_end_test_acc.len().max(1) as f64
+            })
+            .collect();
+        table.row([
+            p.to_string(),
+            kind.name().to_string(),
+            lr.to_string(),
+            format!("{:.2}", Summary::of(&overall(online, kind, p))),
+            format!("{:.2}", Summary::of(&ends)),
+            format!(
+                "{} / {}",
                 runs.iter().filter(|r| r.diverged).count(),
                 runs.len()
-            );
-        }
-        for base in [OptimizerKind::SgdMomentum, OptimizerKind::Sgd] {
-            let (a, b) = (overall(OptimizerKind::Tam, p), overall(base, p));
-            if a.is_empty() || b.is_empty() {
-                continue;
-            }
-            report.claim(Claim::new(
-                format!(
-                    "E2 label flips p = {p}: TAM − {} online accuracy (points, paired seeds)",
-                    base.name()
-                ),
-                "TAM keeps accuracy where SGDM and SGD degrade (§4.3; curves not read)",
-                paired(&a, &b),
-                Check::Above(0.0),
-            ));
-        }
-        let mut plot = LinePlot::new(
-            format!(
-                "E2 {}: online accuracy, p = {p} (task every {} steps)",
-                online.dataset, e2.steps_per_task
             ),
-            "step",
-            "online accuracy (%)",
-        );
-        for &kind in online.lrs.keys() {
-            let curves: Vec<Vec<f64>> = online
-                .runs_of(kind, p)
-                .iter()
-                .map(|r| r.curve.clone())
-                .collect();
-            let len = curves.iter().map(Vec::len).min().unwrap_or(0);
-            let xs: Vec<f64> = (1..=len).map(|i| (i * e2.curve_window) as f64).collect();
-            plot = plot.with(Series::from_runs(kind.name(), &xs, &curves));
-        }
-        report.plot(format!("e2_online_acc_p{p}"), plot);
+        ]);
     }
+}
+
+/// TAM against SGDM and SGD at flip fraction `p`.
+fn online_claims(report: &mut Report, online: &OnlineResult, p: f64) {
+    for base in [OptimizerKind::SgdMomentum, OptimizerKind::Sgd] {
+        let (a, b) = (
+            overall(online, OptimizerKind::Tam, p),
+            overall(online, base, p),
+        );
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        report.claim(Claim::new(
+            format!(
+                "E2 label flips p = {p}: TAM − {} online accuracy (points, paired seeds)",
+                base.name()
+            ),
+            "TAM keeps accuracy where SGDM and SGD degrade (§4.3; curves not read)",
+            paired(&a, &b),
+            Check::Above(0.0),
+        ));
+    }
+}
+
+/// The online-accuracy curves of every optimizer at flip fraction `p`.
+fn online_plot(online: &OnlineResult, e2: &OnlineConfig, p: f64) -> LinePlot {
+    let mut plot = LinePlot::new(
+        format!(
+            "E2 {}: online accuracy, p = {p} (task every {} steps)",
+            online.dataset, e2.steps_per_task
+        ),
+        "step",
+        "online accuracy (%)",
+    );
+    for &kind in online.lrs.keys() {
+        let curves: Vec<Vec<f64>> = online
+            .runs_of(kind, p)
+            .iter()
+            .map(|r| r.curve.clone())
+            .collect();
+        let len = curves.iter().map(Vec::len).min().unwrap_or(0);
+        let xs: Vec<f64> = (1..=len).map(|i| (i * e2.curve_window) as f64).collect();
+        plot = plot.with(Series::from_runs(kind.name(), &xs, &curves));
+    }
+    plot
+}
+
+/// TAM's damping across the stream: the plot, one mechanism claim per flip fraction, and the
+/// text that states the dips.
+fn damping_part(report: &mut Report, online: &OnlineResult, e2: &OnlineConfig) -> String {
     let mut damping_plot = LinePlot::new(
         format!("E2 {}: TAM's damping d_t (window means)", online.dataset),
         "step",
@@ -350,17 +392,7 @@ fn online_part(
         ));
     }
     report.plot("e2_damping", damping_plot);
-    report.section(
-        format!("E2 {}: label-flipping stream", online.dataset),
-        format!(
-            "{} tasks × {} steps, batch {}; at each boundary a fraction p of the classes is \
-             permuted among themselves. Online accuracy scores each batch before the update; \
-             learning rates are E1's selection on {}.\n\n{table}\n{dip_text}",
-            e2.tasks, e2.steps_per_task, e2.batch_size, online.dataset
-        ),
-    );
-    report.file("e2_table.md", table);
-    Ok(())
+    dip_text
 }
 
 fn sweep_part(
@@ -371,9 +403,13 @@ fn sweep_part(
     let Some(e3) = &config.sweep else {
         return Ok(());
     };
-    let mut table = String::from(
-        "| optimizer | lr | failed | of which diverged | test accuracy (%) |\n|---|---|---|---|---|\n",
-    );
+    let mut table = Table::new([
+        "optimizer",
+        "lr",
+        "failed",
+        "of which diverged",
+        "test accuracy (%)",
+    ]);
     let mut plot = LinePlot::new(
         format!("E3 {}: test accuracy vs learning rate", sweep.dataset),
         "log10 learning rate",
@@ -385,14 +421,17 @@ fn sweep_part(
             let runs = sweep.runs_at(kind, lr);
             let accs: Vec<f64> = runs.iter().map(|r| r.test_acc).collect();
             let s = Summary::of(&accs);
-            let _ = writeln!(
-                table,
-                "| {} | {lr} | {:.0}% | {} / {} | {s:.2} |",
-                kind.name(),
-                100.0 * sweep.failed_fraction(kind, lr),
-                runs.iter().filter(|r| r.diverged).count(),
-                runs.len()
-            );
+            table.row([
+                kind.name().to_string(),
+                lr.to_string(),
+                format!("{:.0}%", 100.0 * sweep.failed_fraction(kind, lr)),
+                format!(
+                    "{} / {}",
+                    runs.iter().filter(|r| r.diverged).count(),
+                    runs.len()
+                ),
+                format!("{s:.2}"),
+            ]);
             points.push((lr.log10(), s.mean, s.std));
         }
         plot = plot.with(Series {
@@ -430,7 +469,7 @@ fn sweep_part(
             e3.epochs, e3.batch_size, sweep.chance_loss
         ),
     );
-    report.file("e3_stability.md", table);
+    report.file("e3_stability.md", table.to_string());
     report.plot("e3_lr_sweep", plot);
     Ok(())
 }

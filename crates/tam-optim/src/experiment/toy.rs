@@ -183,7 +183,7 @@ pub fn run(toy: &ToyConfig) -> ToyResult {
 mod tests {
     use super::*;
 
-    /// The spec's table (§4 smoke), computed with an independent reference: lr 0.03 both
+    /// Our smoke-scale table, computed with an independent reference: lr 0.03 both
     /// converge; lr 0.06 SGDM passes 1e12 by step 9 while TAM converges; lr 0.15 TAM diverges
     /// near step 95; γ = 0 at lr 0.06 diverges near step 157.
     #[test]
@@ -217,9 +217,15 @@ mod tests {
             tam_006 == Outcome::Undecided || tam_006 == Outcome::Converged,
             "{tam_006:?}"
         );
-        assert!(f < 1e-5, "TAM at 0.06 ends at f = {f} (spec: ≈1.4e-6)");
+        assert!(
+            f < 1e-5,
+            "TAM at 0.06 ends at f = {f} (the reference: ≈1.4e-6)"
+        );
         let (_, f) = outcome("TAM", 0.1);
-        assert!(f < 1e-3, "TAM at 0.1 ends at f = {f} (spec: ≈3.8e-4)");
+        assert!(
+            f < 1e-3,
+            "TAM at 0.1 ends at f = {f} (the reference: ≈3.8e-4)"
+        );
         assert!(matches!(outcome("TAM", 0.15).0, Outcome::Diverged(s) if (80..=110).contains(&s)));
         assert!(
             matches!(result.ablation.outcome, Outcome::Diverged(s) if (140..=175).contains(&s)),

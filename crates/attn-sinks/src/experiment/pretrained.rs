@@ -1,18 +1,19 @@
-//! The pretrained analysis (spec §4 (iv)): SmolLM2-135M-Instruct, read from its GGUF file onto
+//! The pretrained analysis: SmolLM2-135M-Instruct, read from its GGUF file onto
 //! the shared decoder, measured like our own models. It is the small-scale analogue of the
 //! paper's Table 1 (sink rates of LLaMA 3.1), Table 3 (removing ⟨bos⟩ from Gemma 7B) and Fig. 2
 //! (perturbations spread further without ⟨bos⟩).
 
-use anyhow::Context;
 use burn::prelude::*;
-use kiln_core::data::corpus::{brown_tarball, read_brown};
+use kiln_core::cli::ExperimentError;
+use kiln_core::data::corpus::read_brown;
 use kiln_core::data::text::Tokenizer;
+use kiln_core::data::{DataError, brown_tarball};
 use kiln_core::gguf::{BpeTokenizer, GgufFile, load_llama};
 use serde::{Deserialize, Serialize};
 
+use super::EvalConfig;
 use crate::corpus::{Corpus, Language, is_held_out};
-use crate::experiment::{EvalConfig, FeedProbes};
-use crate::probe::{Feed, PerturbationReport, perturbation_propagation, probe};
+use crate::probe::{Feed, FeedProbes, PerturbationReport, perturbation_propagation, probe};
 
 /// The model file `cargo xtask data fetch smollm2` provides.
 pub const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -21,7 +22,7 @@ pub const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PretrainedConfig {
-    /// Held-out Brown prompts for the sink metric and the loss (the spec suggests 100; each
+    /// Held-out Brown prompts for the sink metric and the loss (Gu et al. use 100 or more; each
     /// costs about a second per feed on 2 cores).
     pub prompts: usize,
     /// Prompts for the perturbation experiment.
@@ -62,11 +63,16 @@ pub fn run_pretrained(
     eval: &EvalConfig,
     seed: u64,
     device: &Device,
-) -> anyhow::Result<PretrainedResult> {
+) -> Result<PretrainedResult, ExperimentError> {
     let path = kiln_core::data::dataset_dir("smollm2")?.join(SMOLLM2_FILE);
-    let file = GgufFile::read(&path)
-        .with_context(|| "run `cargo xtask data fetch smollm2` if the file is missing")?;
-    let tokenizer = BpeTokenizer::from_gguf(&file)?;
+    let failed = |e| {
+        ExperimentError::failed(
+            "reading SmolLM2 (run `cargo xtask data fetch smollm2` if the file is missing)",
+            e,
+        )
+    };
+    let file = GgufFile::read(&path).map_err(failed)?;
+    let tokenizer = BpeTokenizer::from_gguf(&file).map_err(failed)?;
     let valid: Vec<Vec<u32>> = read_brown(&brown_tarball()?)?
         .iter()
         .enumerate()
@@ -81,10 +87,8 @@ pub fn run_pretrained(
         specials: tokenizer.specials(),
         generator: None,
     };
-    let prompts = corpus
-        .prompts(config.prompts, eval.length + 1, seed)
-        .map_err(anyhow::Error::msg)?;
-    let (model, decoder) = load_llama(&file, eval.length + 1, device)?;
+    let prompts = corpus.prompts(config.prompts, eval.length + 1, seed)?;
+    let (model, decoder) = load_llama(&file, eval.length + 1, device).map_err(failed)?;
     let bos = tokenizer.specials().bos;
     let at = |feed| probe(&model, &prompts, feed, bos, &eval.epsilons, device);
     let probes = FeedProbes {
@@ -93,9 +97,9 @@ pub fn run_pretrained(
     };
     // A one-word swap in the spirit of the paper's "greatest" → "best".
     let word = |w: &str| {
-        tokenizer
-            .id(w)
-            .context("SmolLM2's vocabulary lacks a common word")
+        tokenizer.id(w).ok_or_else(|| {
+            DataError::Invalid(format!("SmolLM2's vocabulary lacks the common word {w}"))
+        })
     };
     let (best, greatest) = (word("Ġbest")?, word("Ġgreatest")?);
     let substitute = |t: u32| if t == best { greatest } else { best };

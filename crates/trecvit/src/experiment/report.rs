@@ -2,13 +2,13 @@
 
 use std::fmt::Write as _;
 
-use kiln_core::report::{Check, Claim, LinePlot, Report, ReportError, RunInfo, Series};
+use kiln_core::report::{Check, Claim, LinePlot, Report, ReportError, RunInfo, Series, Table};
 use kiln_core::train::Summary;
 
-use crate::cost::{self, Cost, Shape};
-use crate::experiment::{
+use super::{
     AblationResult, ExperimentConfig, ModelKind, ModelResult, RunResults, full_size_costs,
 };
+use crate::cost::{self, Cost, Shape};
 
 fn one(value: f64) -> Summary {
     Summary::of(&[value])
@@ -57,6 +57,9 @@ fn new_frame_flops(config: &ExperimentConfig, kind: ModelKind, seen: usize) -> f
 }
 
 /// Builds the report.
+///
+/// # Errors
+/// If a metric cannot be serialised.
 pub fn build(
     config: &ExperimentConfig,
     results: &RunResults,
@@ -68,11 +71,32 @@ pub fn build(
         "TRecViT: A Recurrent Video Transformer (Pătrăucean et al., 2024)",
         run,
     );
+    report.section("Task and models", task_text(config));
+    accuracy_part(&mut report, config, results);
+    if let Some(ablation) = &config.ablations {
+        ablation_part(&mut report, ablations, ablation.steps);
+    }
+    full_size_part(&mut report)?;
+    latency_part(&mut report, config, results)?;
+    let mut losses = LinePlot::new("Training loss", "step", "cross-entropy");
+    for r in results {
+        losses = losses.with(Series::line(
+            r.kind.name(),
+            r.losses
+                .iter()
+                .enumerate()
+                .map(|(i, l)| ((10 * i) as f64, *l)),
+        ));
+    }
+    report.plot("training_loss", losses);
+    Ok(report)
+}
+
+/// What the task and the models are.
+fn task_text(config: &ExperimentConfig) -> String {
     let t = &config.task;
-    report.section(
-        "Task and models",
-        format!(
-            "Moving MNIST digits: {frames} frames of {side}×{side}, one digit (shrunk to {d}×{d}) \
+    format!(
+        "Moving MNIST digits: {frames} frames of {side}×{side}, one digit (shrunk to {d}×{d}) \
              moving right, left, down or up at {s0}–{s1} px/frame with wrap-around. Labels: \
              {labels:?} ({classes} classes; chance {chance:.0}%). Training clips use the first \
              {n0} digits of MNIST's training set, drawn fresh every step; the {tc} test clips use \
@@ -80,53 +104,60 @@ pub fn build(
              ({p}×{p} patches + a CLS per frame), width {w}, depth {depth}, {heads} heads, MLP \
              {mlp} and head; TRecViT adds an LRU of width {lru} before every ViT block. AdamW, \
              peak lr {lr}, {steps} steps of {batch} clips.",
-            frames = t.frames,
-            side = t.side,
-            labels = t.labels,
-            classes = t.labels.classes(),
-            chance = 100.0 / t.labels.classes() as f64,
-            d = 28 / t.shrink,
-            s0 = t.speed.0,
-            s1 = t.speed.1,
-            n0 = t.digits.0,
-            tc = t.test_clips,
-            n1 = t.digits.1,
-            p = config.model.patch[0],
-            w = config.model.width,
-            depth = config.model.depth,
-            heads = config.model.heads,
-            mlp = config.model.mlp_dim,
-            lru = config.model.lru_width,
-            lr = config.training.lr,
-            steps = config.training.steps,
-            batch = config.training.batch_size,
-        ),
-    );
-    let mut table = String::from(
-        "| model | parameters | test accuracy (%) | frames shuffled at test (%) | GFLOPs per clip (counted) | peak inference memory, one batch (MiB) | training (s) |\n|---|---|---|---|---|---|---|\n",
-    );
+        frames = t.frames,
+        side = t.side,
+        labels = t.labels,
+        classes = t.labels.classes(),
+        chance = 100.0 / t.labels.classes() as f64,
+        d = 28 / t.shrink,
+        s0 = t.speed.0,
+        s1 = t.speed.1,
+        n0 = t.digits.0,
+        tc = t.test_clips,
+        n1 = t.digits.1,
+        p = config.model.patch[0],
+        w = config.model.width,
+        depth = config.model.depth,
+        heads = config.model.heads,
+        mlp = config.model.mlp_dim,
+        lru = config.model.lru_width,
+        lr = config.training.lr,
+        steps = config.training.steps,
+        batch = config.training.batch_size,
+    )
+}
+
+/// The accuracy table and the claims about accuracy, shuffled frames and streaming.
+fn accuracy_part(report: &mut Report, config: &ExperimentConfig, results: &[ModelResult]) {
+    let t = &config.task;
+    let mut table = Table::new([
+        "model",
+        "parameters",
+        "test accuracy (%)",
+        "frames shuffled at test (%)",
+        "GFLOPs per clip (counted)",
+        "peak inference memory, one batch (MiB)",
+        "training (s)",
+    ]);
     for r in results {
-        let _ = writeln!(
-            table,
-            "| {} | {} | {:.1} | {:.1} | {:.3} | {} | {:.0} |",
-            r.kind.name(),
-            r.params,
-            r.test_acc,
-            r.shuffled_test_acc,
-            small_flops(config, r.kind) / 1e9,
-            r.peak_bytes.map_or("n/a (not flex)".into(), |b| format!(
-                "{:.1}",
-                b as f64 / 1048576.0
-            )),
-            r.train_seconds
-        );
+        table.row([
+            r.kind.name().to_string(),
+            r.params.to_string(),
+            format!("{:.1}", r.test_acc),
+            format!("{:.1}", r.shuffled_test_acc),
+            format!("{:.3}", small_flops(config, r.kind) / 1e9),
+            r.peak_bytes.map_or("n/a (not flex)".into(), |b| {
+                format!("{:.1}", b as f64 / 1048576.0)
+            }),
+            format!("{:.0}", r.train_seconds),
+        ]);
     }
-    report.section("Accuracy and cost at our scale", table.clone());
-    report.file("accuracy.md", table);
+    report.section("Accuracy and cost at our scale", table.to_string());
+    report.file("accuracy.md", table.to_string());
     if let Some(r) = result(results, ModelKind::TRecViT) {
         report.claim(Claim::new(
             "TRecViT-tiny learns the motion: test accuracy (%)",
-            "spec target ≥ 90 (the paper's SSv2 66.8 is another task)",
+            "our target ≥ 90 (the paper's SSv2 66.8 is another task)",
             one(r.test_acc),
             Check::AtLeast(90.0),
         ));
@@ -147,7 +178,7 @@ pub fn build(
     if let Some(r) = result(results, ModelKind::TRecViT) {
         report.claim(Claim::new(
             format!("TRecViT with the frames of each test clip shuffled: test accuracy (%), chance {chance:.0}"),
-            "near chance: the label is in the order (spec ablation b)",
+            "near chance: the label is in the order (ablation (b))",
             one(r.shuffled_test_acc),
             Check::AtMost(chance + 10.0),
         ));
@@ -171,23 +202,6 @@ pub fn build(
             Check::AtLeast(0.0),
         ));
     }
-    if let Some(ablation) = &config.ablations {
-        ablation_part(&mut report, ablations, ablation.steps);
-    }
-    full_size_part(&mut report)?;
-    latency_part(&mut report, config, results)?;
-    let mut losses = LinePlot::new("Training loss", "step", "cross-entropy");
-    for r in results {
-        losses = losses.with(Series::line(
-            r.kind.name(),
-            r.losses
-                .iter()
-                .enumerate()
-                .map(|(i, l)| ((10 * i) as f64, *l)),
-        ));
-    }
-    report.plot("training_loss", losses);
-    Ok(report)
 }
 
 /// The paper's SSv2 top-1 for the row of its Table 1 that a variant mirrors.
@@ -212,22 +226,26 @@ fn ablation_part(report: &mut Report, ablations: &[AblationResult], steps: usize
     let Some(reference) = ablations.first() else {
         return;
     };
-    let mut table = String::from(
-        "| variant | parameters | test accuracy (%) | frames shuffled at test (%) | final training loss | training (s) | paper, SSv2 top-1 (Table 1) |\n|---|---|---|---|---|---|---|\n",
-    );
+    let mut table = Table::new([
+        "variant",
+        "parameters",
+        "test accuracy (%)",
+        "frames shuffled at test (%)",
+        "final training loss",
+        "training (s)",
+        "paper, SSv2 top-1 (Table 1)",
+    ]);
     for a in ablations {
         let r = &a.result;
-        let _ = writeln!(
-            table,
-            "| {} | {} | {:.1} | {:.1} | {:.3} | {:.0} | {} |",
-            a.name,
-            r.params,
-            r.test_acc,
-            r.shuffled_test_acc,
-            r.losses.last().copied().unwrap_or(f64::NAN),
-            r.train_seconds,
-            paper_row(a, reference),
-        );
+        table.row([
+            a.name.clone(),
+            r.params.to_string(),
+            format!("{:.1}", r.test_acc),
+            format!("{:.1}", r.shuffled_test_acc),
+            format!("{:.3}", r.losses.last().copied().unwrap_or(f64::NAN)),
+            format!("{:.0}", r.train_seconds),
+            paper_row(a, reference).to_string(),
+        ]);
     }
     report.section(
         "Mini-ablations (the paper's Table 1)",
@@ -239,7 +257,7 @@ fn ablation_part(report: &mut Report, ablations: &[AblationResult], steps: usize
              {table}"
         ),
     );
-    report.file("ablation_table.md", table);
+    report.file("ablation_table.md", table.to_string());
 }
 
 fn gb(c: &Cost) -> f64 {
@@ -247,20 +265,24 @@ fn gb(c: &Cost) -> f64 {
 }
 
 fn full_size_part(report: &mut Report) -> Result<(), ReportError> {
-    let mut table = String::from(
-        "| frames | model | parameters (M) | TFLOPs per clip | memory (GB) |\n|---|---|---|---|---|\n",
-    );
+    let mut table = Table::new([
+        "frames",
+        "model",
+        "parameters (M)",
+        "TFLOPs per clip",
+        "memory (GB)",
+    ]);
     let mut ratios = Vec::new();
     for frames in [32, 64] {
         let (ours, vivit) = full_size_costs(frames);
         for (name, c) in [("TRecViT-B (paper sizes)", &ours), ("ViViT-L/16", &vivit)] {
-            let _ = writeln!(
-                table,
-                "| {frames} | {name} | {:.1} | {:.2} | {:.2} |",
-                c.params as f64 / 1e6,
-                c.flops / 1e12,
-                gb(c)
-            );
+            table.row([
+                frames.to_string(),
+                name.to_string(),
+                format!("{:.1}", c.params as f64 / 1e6),
+                format!("{:.2}", c.flops / 1e12),
+                format!("{:.2}", gb(c)),
+            ]);
         }
         ratios.push((
             frames,
@@ -319,7 +341,7 @@ fn full_size_part(report: &mut Report) -> Result<(), ReportError> {
              and {memory64:.2}× at 64 (the paper: 12× and 24×).\n\n{table}"
         ),
     );
-    report.file("params_flops.md", table);
+    report.file("params_flops.md", table.to_string());
     Ok(())
 }
 
@@ -329,6 +351,63 @@ fn latency_part(
     results: &[ModelResult],
 ) -> Result<(), ReportError> {
     let frames = &config.latency_frames;
+    let header: Vec<String> = std::iter::once("model".to_string())
+        .chain(frames.iter().map(|t| format!("T = {t}")))
+        .collect();
+    let (mut table, mut memory_table, mut flops_table) = (
+        Table::new(&header),
+        Table::new(&header),
+        Table::new(&header),
+    );
+    let mut csv = String::from("model,frames,seconds,peak_bytes,counted_flops\n");
+    for r in results {
+        let name = r.kind.name();
+        let (mut times, mut peaks, mut flops_row) = (
+            vec![name.to_string()],
+            vec![name.to_string()],
+            vec![name.to_string()],
+        );
+        for (i, (&t, s)) in frames.iter().zip(&r.frame_latency).enumerate() {
+            let peak = r.frame_peak_bytes.get(i).copied().flatten();
+            let flops = new_frame_flops(config, r.kind, t);
+            times.push(format!("{:.2} ms", s * 1e3));
+            peaks.push(peak.map_or("n/a".into(), |b| format!("{:.2} MiB", b as f64 / 1048576.0)));
+            flops_row.push(format!("{:.2}", flops / 1e6));
+            let _ = writeln!(
+                csv,
+                "{name},{t},{s},{},{flops}",
+                peak.map_or(String::new(), |b| b.to_string())
+            );
+        }
+        table.row(times);
+        memory_table.row(peaks);
+        flops_table.row(flops_row);
+    }
+    streaming_claims(report, config, results);
+    report.section(
+        "Streaming latency, memory and FLOPs",
+        format!(
+            "Batch 1. TRecViT takes one `step`; the frame-only ViT encodes the new frame; joint \
+             attention has no state to carry, so it runs again over the whole video. Latency is \
+             the median of {} timed runs; memory is the peak heap allocated during one more \
+             run (flex only); FLOPs are counted from the shapes.\n\n**Latency**\n\n{table}\n\
+             **Peak memory**\n\n{memory_table}\n**MFLOPs per new frame (counted)**\n\n\
+             {flops_table}",
+            config.latency_repeats
+        ),
+    );
+    let (latency_plot, memory_plot) = streaming_plots(frames, results);
+    if let Some(memory_plot) = memory_plot {
+        report.plot("memory_vs_T", memory_plot);
+    }
+    report.file("scaling.csv", csv);
+    report.plot("latency_vs_T", latency_plot);
+    Ok(())
+}
+
+/// Latency and peak memory per new frame against `T`: the plot of each (no memory plot when
+/// no memory was measured).
+fn streaming_plots(frames: &[usize], results: &[ModelResult]) -> (LinePlot, Option<LinePlot>) {
     let mut plot = LinePlot::new(
         "Latency of one new frame vs frames already seen",
         "frames already seen",
@@ -340,39 +419,8 @@ fn latency_part(
         "frames already seen",
         "MiB allocated while taking in the frame",
     );
-    let mut csv = String::from("model,frames,seconds,peak_bytes,counted_flops\n");
-    let mut header = String::from("| model |");
-    for t in frames {
-        let _ = write!(header, " T = {t} |");
-    }
-    header.push_str("\n|---|");
-    header.push_str(&"---|".repeat(frames.len()));
-    header.push('\n');
-    let (mut table, mut memory_table, mut flops_table) = (header.clone(), header.clone(), header);
     for r in results {
         let name = r.kind.name();
-        let _ = write!(table, "| {name} |");
-        let _ = write!(memory_table, "| {name} |");
-        let _ = write!(flops_table, "| {name} |");
-        for (i, (&t, s)) in frames.iter().zip(&r.frame_latency).enumerate() {
-            let peak = r.frame_peak_bytes.get(i).copied().flatten();
-            let flops = new_frame_flops(config, r.kind, t);
-            let _ = write!(table, " {:.2} ms |", s * 1e3);
-            let _ = write!(
-                memory_table,
-                " {} |",
-                peak.map_or("n/a".into(), |b| format!("{:.2} MiB", b as f64 / 1048576.0))
-            );
-            let _ = write!(flops_table, " {:.2} |", flops / 1e6);
-            let _ = writeln!(
-                csv,
-                "{name},{t},{s},{},{flops}",
-                peak.map_or(String::new(), |b| b.to_string())
-            );
-        }
-        table.push('\n');
-        memory_table.push('\n');
-        flops_table.push('\n');
         plot = plot.with(Series::line(
             name,
             frames
@@ -390,6 +438,12 @@ fn latency_part(
             memory_plot = memory_plot.with(Series::line(name, points));
         }
     }
+    (plot, measured_memory.then_some(memory_plot))
+}
+
+/// TRecViT's latency and memory per new frame stay flat in `T`; joint attention's grow.
+fn streaming_claims(report: &mut Report, config: &ExperimentConfig, results: &[ModelResult]) {
+    let frames = &config.latency_frames;
     let (lo, hi) = (
         frames.first().copied().unwrap_or(0),
         frames.last().copied().unwrap_or(0),
@@ -430,22 +484,4 @@ fn latency_part(
             ));
         }
     }
-    report.section(
-        "Streaming latency, memory and FLOPs",
-        format!(
-            "Batch 1. TRecViT takes one `step`; the frame-only ViT encodes the new frame; joint \
-             attention has no state to carry, so it runs again over the whole video. Latency is \
-             the median of {} timed runs; memory is the peak heap allocated during one more \
-             run (flex only); FLOPs are counted from the shapes.\n\n**Latency**\n\n{table}\n\
-             **Peak memory**\n\n{memory_table}\n**MFLOPs per new frame (counted)**\n\n\
-             {flops_table}",
-            config.latency_repeats
-        ),
-    );
-    if measured_memory {
-        report.plot("memory_vs_T", memory_plot);
-    }
-    report.file("scaling.csv", csv);
-    report.plot("latency_vs_T", plot);
-    Ok(())
 }
