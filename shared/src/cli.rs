@@ -28,6 +28,31 @@ use crate::data::DataError;
 use crate::report::{Report, ReportError, RunInfo, utc_now};
 use crate::train::{PeakAlloc, PhaseError, PhaseStore};
 
+/// A reproduction's config, read from `configs/<paper>/<scale>.ron` (its serde derive should
+/// deny unknown fields).
+pub trait ReproductionConfig: Serialize + DeserializeOwned {
+    /// Checks a config read from disk, beyond its types.
+    ///
+    /// # Errors
+    /// If values cannot work together; the message says which and why.
+    fn validate(&self) -> Result<(), InvalidConfig>;
+
+    /// The scale the config is sized for: `smoke`, `cpu` or `full`.
+    fn scale(&self) -> &str;
+
+    /// The seeds the run uses when `--seed` adds `offset` to the config's.
+    fn seeds(&self, offset: u64) -> Vec<u64>;
+
+    /// Reads the config at `path` and [`validate`](Self::validate)s it.
+    ///
+    /// # Errors
+    /// If the file cannot be read, is not this config's RON (an unknown field included), or
+    /// fails the checks; the message names the file.
+    fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_config(path, Self::validate)
+    }
+}
+
 /// A paper's reproduction, as [`main`] drives it: read the config, [`run`](Self::run) the
 /// experiments as resumable phases, then turn the results into a [`report`](Self::report).
 pub trait Reproduction {
@@ -36,23 +61,10 @@ pub trait Reproduction {
     const PAPER: &'static str;
     /// One sentence for `--help`: what the reproduction shows.
     const ABOUT: &'static str;
-    /// The experiment config, read from `configs/<paper>/<scale>.ron` (its serde derive should
-    /// deny unknown fields).
-    type Config: Serialize + DeserializeOwned;
+    /// The experiment config.
+    type Config: ReproductionConfig;
     /// What the experiments measured.
     type Results;
-
-    /// Checks a config read from disk, beyond its types.
-    ///
-    /// # Errors
-    /// If values cannot work together; the message says which and why.
-    fn validate(config: &Self::Config) -> Result<(), InvalidConfig>;
-
-    /// The scale the config is sized for: `smoke`, `cpu` or `full`.
-    fn scale(config: &Self::Config) -> &str;
-
-    /// The seeds the run uses when `--seed` adds `offset` to the config's.
-    fn seeds(config: &Self::Config, offset: u64) -> Vec<u64>;
 
     /// Runs every experiment of `config`; each finished unit of work is a phase of
     /// [`Run::phases`], so that an interrupted run resumes.
@@ -69,15 +81,7 @@ pub trait Reproduction {
         config: &Self::Config,
         results: &Self::Results,
         info: RunInfo,
-    ) -> Result<Report, ExperimentError>;
-
-    /// Reads the config at `path` and [`validate`](Self::validate)s it.
-    ///
-    /// # Errors
-    /// If the file cannot be read, is not this config's RON, or fails the checks.
-    fn load_config(path: &Path) -> Result<Self::Config, ConfigError> {
-        load_config(path, Self::validate)
-    }
+    ) -> Result<Report, ReportError>;
 }
 
 /// What a reproduction runs with: the device, the seed offset, the phase store and the
@@ -188,9 +192,9 @@ pub fn reproduce<R: Reproduction>(
     memory: &'static PeakAlloc,
 ) -> Result<(), ExperimentError> {
     let started = Instant::now();
-    let config = R::load_config(&args.config)?;
+    let config = R::Config::load(&args.config)?;
     let (backend, device) = crate::select_device(args.backend.as_deref())?;
-    let scale = R::scale(&config).to_string();
+    let scale = config.scale().to_string();
     eprintln!("{}: {scale} scale on {backend}", R::PAPER);
     let config_text = ron::ser::to_string_pretty(&config, ron::ser::PrettyConfig::default())
         .map_err(|e| ExperimentError::failed("writing the config back as RON", e))?;
@@ -218,7 +222,7 @@ pub fn reproduce<R: Reproduction>(
         ),
         scale,
         backend: backend.to_string(),
-        seeds: R::seeds(&config, args.seed),
+        seeds: config.seeds(args.seed),
         finished_utc: utc_now(),
         wall_seconds: started.elapsed().as_secs_f64(),
     };

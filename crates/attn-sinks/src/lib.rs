@@ -155,3 +155,8 @@ pub fn toy_jacobian(
         })
         .collect()
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -5,6 +5,7 @@
 //! cargo run --release -p kiln-noprop --example step_timing -- configs/noprop/cpu.ron flex
 //! ```
 
+use kiln_core::cli::ReproductionConfig;
 use kiln_noprop::experiment::cost::step_timing;
 use kiln_noprop::experiment::{ExperimentConfig, PreparedData};
 

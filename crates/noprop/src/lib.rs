@@ -249,3 +249,8 @@ impl<D: Denoiser> NoPropDt<D> {
         self.head.logits(z_last).argmax(1).squeeze_dim(1)
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

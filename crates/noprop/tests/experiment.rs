@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
+use kiln_core::cli::ReproductionConfig;
 use std::path::Path;
 
 use burn::prelude::*;

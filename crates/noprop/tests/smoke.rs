@@ -115,7 +115,7 @@ fn train_dt(eta: f64, steps_per_block: usize, seed: u64) -> (f64, f64) {
 #[test]
 fn noprop_dt_learns_blobs_and_eta_zero_stays_near_chance() {
     let _rng = rng_lock();
-    // Spec §4: ≥ 90% after 300 steps per block. With T = 4 the last step keeps noise of variance
+    // Our target: ≥ 90% after 300 steps per block. With T = 4 the last step keeps noise of variance
     // 1 − ᾱ_T ≈ 0.10, which caps stochastic inference near 95% even for perfect blocks; without
     // the inference noise the same model must do better still.
     let (learned, deterministic) = train_dt(0.1, 300, 3);

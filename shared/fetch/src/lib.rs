@@ -81,3 +81,8 @@ pub enum FetchError {
         attempts: Vec<FailedAttempt>,
     },
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

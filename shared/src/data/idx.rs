@@ -49,7 +49,7 @@ fn malformed(path: &Path, problem: String) -> DataError {
 }
 
 /// Parses IDX bytes; the error says what was expected.
-pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
+pub(crate) fn parse_idx(bytes: &[u8]) -> Result<IdxArray, String> {
     if bytes.len() < 4 {
         return Err(format!(
             "{} bytes is too short for the 4-byte IDX magic number",

@@ -8,6 +8,7 @@
 
 #[cfg(feature = "reproduce")]
 mod choice;
+mod cifar;
 pub mod corpus;
 mod error;
 pub mod idx;
@@ -18,10 +19,9 @@ pub mod text;
 
 #[cfg(feature = "reproduce")]
 pub use choice::DatasetChoice;
+pub use cifar::{CifarKind, load_cifar};
 pub use error::{DataError, read_data_file};
-pub use images::{
-    CifarKind, ImageDataset, ImageShape, Normalization, Split, load_cifar, load_mnist_like,
-};
+pub use images::{ImageDataset, ImageShape, Normalization, Split, load_mnist_like};
 /// The Burn-free fetch step (registry, checksums, atomic install), re-exported.
 #[cfg(feature = "reproduce")]
 pub use kiln_fetch as fetch;

@@ -90,17 +90,17 @@ pub fn load_llama(
         Param::from_tensor(tensor("token_embd.weight", &[config.vocab_size, d])?);
     for (i, block) in model.blocks.iter_mut().enumerate() {
         let name = |part: &str| format!("blk.{i}.{part}.weight");
-        block.attn_norm.weight = vector(&name("attn_norm"), d)?;
+        block.attn_norm.gamma = vector(&name("attn_norm"), d)?;
         block.attn.query = linear(&name("attn_q"), d, d)?;
         block.attn.key = linear(&name("attn_k"), d, kv)?;
         block.attn.value = linear(&name("attn_v"), d, kv)?;
         block.attn.output = linear(&name("attn_output"), d, d)?;
-        block.mlp_norm.weight = vector(&name("ffn_norm"), d)?;
+        block.mlp_norm.gamma = vector(&name("ffn_norm"), d)?;
         block.mlp.gate = linear(&name("ffn_gate"), d, ffn)?;
         block.mlp.up = linear(&name("ffn_up"), d, ffn)?;
         block.mlp.down = linear(&name("ffn_down"), ffn, d)?;
     }
-    model.norm.weight = vector("output_norm.weight", d)?;
+    model.norm.gamma = vector("output_norm.weight", d)?;
     if !config.tied_embeddings {
         model.lm_head = Some(linear("output.weight", d, config.vocab_size)?);
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::{AttentionMask, CausalSelfAttention, KvCache};
 use super::mlp::SwiGlu;
-use super::norm::RmsNorm;
+use super::norm::{RmsNorm, rms_norm};
 use super::rope::{Rope, RopeLayout};
 use crate::train::SeededRng;
 
@@ -47,9 +47,9 @@ impl DecoderConfig {
     pub fn init(&self, device: &Device) -> Decoder {
         let blocks = (0..self.n_layers)
             .map(|_| DecoderBlock {
-                attn_norm: RmsNorm::new(self.d_model, self.norm_eps, device),
+                attn_norm: rms_norm(self.d_model, self.norm_eps, device),
                 attn: CausalSelfAttention::new(self.d_model, self.n_heads, self.n_kv_heads, device),
-                mlp_norm: RmsNorm::new(self.d_model, self.norm_eps, device),
+                mlp_norm: rms_norm(self.d_model, self.norm_eps, device),
                 mlp: SwiGlu::new(self.d_model, self.ffn_hidden, device),
             })
             .collect();
@@ -63,7 +63,7 @@ impl DecoderConfig {
                 })
                 .init(device),
             blocks,
-            norm: RmsNorm::new(self.d_model, self.norm_eps, device),
+            norm: rms_norm(self.d_model, self.norm_eps, device),
             lm_head: (!self.tied_embeddings).then(|| {
                 LinearConfig::new(self.d_model, self.vocab_size)
                     .with_bias(false)

@@ -23,7 +23,7 @@ pub use block_diagonal::BlockDiagonalLinear;
 pub use conv1d::CausalConv1d;
 pub use decoder::{Decoder, DecoderBlock, DecoderCache, DecoderConfig, DecoderOutput, Sampling};
 pub use mlp::{Mlp, SwiGlu};
-pub use norm::RmsNorm;
+pub use norm::{RmsNorm, RmsNormConfig, rms_norm};
 pub use recurrent_block::{RecurrentBlock, RecurrentBlockConfig, RecurrentState};
 pub use rglru::{DecayInit, RgLru, RgLruConfig};
 pub use rope::{Rope, RopeLayout};

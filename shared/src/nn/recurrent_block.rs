@@ -1,5 +1,5 @@
-//! Griffin's recurrent residual block without its MLP, as TRecViT applies it to every token's
-//! sequence over time (the "temporal block"):
+//! Griffin's recurrent residual block (De et al., 2024, §2.4) without its MLP: an RMSNorm, a
+//! GeLU gate branch and a recurrent branch of a causal Conv1D and the RG-LRU:
 //!
 //! ```text
 //! x̂ = RMSNorm(x)
@@ -11,8 +11,7 @@
 //! Everything it keeps between frames is the convolution's last `K − 1` inputs and the LRU
 //! state, both of a size fixed by the widths, not by the length of the sequence.
 //!
-//! With `conv_taps = 0` the block has no convolution (`u = RG-LRU(W_u x̂)`, the "no Conv1D"
-//! row of TRecViT's Table 1).
+//! With `conv_taps = 0` the block has no convolution (`u = RG-LRU(W_u x̂)`).
 
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
@@ -20,7 +19,7 @@ use burn::tensor::activation::gelu_approximate;
 use serde::{Deserialize, Serialize};
 
 use super::conv1d::CausalConv1d;
-use super::norm::RmsNorm;
+use super::norm::{RmsNorm, rms_norm};
 use super::rglru::{RgLru, RgLruConfig};
 
 /// Settings of a [`RecurrentBlock`].
@@ -71,7 +70,7 @@ impl RecurrentBlockConfig {
                 .init(device)
         };
         let block = RecurrentBlock {
-            norm: RmsNorm::new(d, 1e-6, device),
+            norm: rms_norm(d, 1e-6, device),
             gate: linear(d, w, normal(d, 1.0)),
             input: linear(d, w, normal(d, 1.0)),
             conv: (self.conv_taps > 0).then(|| CausalConv1d::new(self.conv_taps, w, device)),

@@ -1,22 +1,23 @@
-//! The real-gated linear recurrent unit (RG-LRU) of Griffin (De et al., 2024), as TRecViT uses
-//! it to mix each token's sequence over time (TRecViT §3.1, Eq. 1–4):
+//! The real-gated linear recurrent unit (RG-LRU) of Griffin (De et al., 2024, §2.4), which
+//! mixes a sequence over time with per-channel decays, both gated by the input:
 //!
 //! ```text
-//! g_x = σ(W_x u_t + b_x)                       input gate          (Eq. 1)
-//! g_a = σ(W_a u_t + b_a)                       recurrence gate     (Eq. 2)
-//! a_t = exp(−c · g_a · softplus(Λ))            decay, = r^(c·g_a)  (Eq. 3, c = 8)
-//! h_t = a_t ⊙ h_{t−1} + √(1 − a_t²) ⊙ (g_x ⊙ u_t)                  (Eq. 4)
+//! g_x = σ(W_x u_t + b_x)                       input gate
+//! g_a = σ(W_a u_t + b_a)                       recurrence gate
+//! a_t = exp(−c · g_a · softplus(Λ))            decay, = r^(c·g_a), c = 8
+//! h_t = a_t ⊙ h_{t−1} + √(1 − a_t²) ⊙ (g_x ⊙ u_t)
 //! ```
+//!
+//! The gates are block-diagonal over heads, as in Griffin's release. `kiln-trecvit` uses the
+//! unit as its temporal mixer and states the same equations as the TRecViT paper numbers them.
 //!
 //! At the start of a sequence the previous state is zero and the first input is not scaled by
 //! `√(1 − a_0²)` (the released code's reset); a call that continues a sequence passes its state.
 //!
-//! Without gates (`gated = false`, the "no input and no recurrence gate" row of TRecViT's
-//! Table 1), the unit is the plain LRU with real decays: `g_x = 1` and `a_t = r` for all `t`,
+//! Without gates (`gated = false`, an ablation of TRecViT's Table 1), the unit is the plain LRU with real decays: `g_x = 1` and `a_t = r` for all `t`,
 //! the decay radius itself (not `r^c`), so the initial radii keep their meaning.
 //!
-//! The complex option (`only_real = false`, Griffin's library; TRecViT found no gain from it,
-//! §3.1) reads the `W` channels as `W/2` complex numbers, real parts first, and gives each decay
+//! The complex option (`only_real = false` in Griffin's library) reads the `W` channels as `W/2` complex numbers, real parts first, and gives each decay
 //! a phase: `a_t = exp(−c g_a softplus(Λ) + i θ g_a)`, `θ ~ U(0, 0.1π)`, normalised by
 //! `√(1 − |a_t|²)`.
 

@@ -42,7 +42,7 @@ fn check_input_gradient(shape: [usize; 3], seed: u64, f: impl Fn(Tensor<3>) -> T
 #[test]
 fn rmsnorm_closed_form_and_gradient() {
     let device = Device::default();
-    let norm = RmsNorm::new(2, 0.0, &device);
+    let norm = rms_norm(2, 1e-12, &device);
     // (3, 4): rms = √12.5, so y = (3, 4)/√12.5.
     let y = values(norm.forward(Tensor::<2>::from_floats([[3.0, 4.0]], &device)));
     let r = 12.5f32.sqrt();
@@ -52,7 +52,7 @@ fn rmsnorm_closed_form_and_gradient() {
     );
 
     let ad = Device::default().autodiff();
-    let norm = RmsNorm::new(6, 1e-5, &ad);
+    let norm = rms_norm(6, 1e-5, &ad);
     let weights = Tensor::<3>::from_data(TensorData::new(random(2 * 3 * 6, 9), [2, 3, 6]), &ad);
     check_input_gradient([2, 3, 6], 1, |x| (norm.forward(x) * weights.clone()).sum());
 }

@@ -1,6 +1,7 @@
 //! SVG heatmaps: one or more panels of a matrix side by side on a shared colour scale (per-head
 //! attention scores, layer × position perturbation grids).
 
+use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -85,10 +86,7 @@ impl Heatmap {
 
     /// The heatmap as an SVG document.
     pub fn to_svg(&self) -> Result<String, PlotError> {
-        let err = |e: &dyn std::fmt::Display| PlotError {
-            title: self.title.clone(),
-            problem: e.to_string(),
-        };
+        let err = |e: &dyn std::fmt::Display| self.error(e);
         let (lo, hi) = self.range().ok_or_else(|| err(&"no finite values"))?;
         for panel in &self.panels {
             let width = panel.values.first().map_or(0, Vec::len);
@@ -109,106 +107,143 @@ impl Heatmap {
                 .titled(&self.title, ("sans-serif", 20))
                 .map_err(|e| err(&e))?;
             for (panel, area) in self.panels.iter().zip(top.split_evenly((1, n as usize))) {
-                let (rows, cols) = (panel.values.len(), panel.values[0].len());
-                // One segment per cell, so that labels and values sit at cell centres.
-                let mut chart = ChartBuilder::on(&area)
-                    .caption(&panel.title, ("sans-serif", 15))
-                    .margin(8)
-                    .x_label_area_size(36)
-                    .y_label_area_size(44)
-                    // `(0..n − 1).into_segmented()` has the n segments 0..=n − 1.
-                    .build_cartesian_2d(
-                        (0..cols - 1).into_segmented(),
-                        (0..rows - 1).into_segmented(),
-                    )
-                    .map_err(|e| err(&e))?;
-                let centre = |v: &SegmentValue<usize>| match v {
-                    SegmentValue::CenterOf(i) => Some(*i),
-                    _ => None,
-                };
-                let x_label =
-                    |v: &SegmentValue<usize>| centre(v).map(|c| c.to_string()).unwrap_or_default();
-                // Row 0 is drawn at the top, as in a matrix.
-                let y_label = |v: &SegmentValue<usize>| {
-                    centre(v)
-                        .filter(|&y| y < rows)
-                        .map(|y| (rows - 1 - y).to_string())
-                        .unwrap_or_default()
-                };
-                chart
-                    .configure_mesh()
-                    .disable_mesh()
-                    .x_desc(&self.x_label)
-                    .y_desc(&self.y_label)
-                    .x_labels(cols.min(12))
-                    .y_labels(rows.min(12))
-                    .x_label_formatter(&x_label)
-                    .y_label_formatter(&y_label)
-                    .draw()
-                    .map_err(|e| err(&e))?;
-                let cells: Vec<(usize, usize, f64)> = panel
-                    .values
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(r, row)| {
-                        row.iter()
-                            .enumerate()
-                            .map(move |(c, &v)| (rows - 1 - r, c, v))
-                    })
-                    .collect();
-                chart
-                    .draw_series(cells.iter().map(|&(y, c, v)| {
-                        Rectangle::new(
-                            [
-                                (SegmentValue::Exact(c), SegmentValue::Exact(y)),
-                                (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
-                            ],
-                            colour((v - lo) / span).filled(),
-                        )
-                    }))
-                    .map_err(|e| err(&e))?;
-                if self.annotate {
-                    chart
-                        .draw_series(cells.iter().map(|&(y, c, v)| {
-                            let ink = if (v - lo) / span > 0.6 {
-                                &WHITE
-                            } else {
-                                &BLACK
-                            };
-                            Text::new(
-                                format!("{v:.2}"),
-                                (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y)),
-                                ("sans-serif", 12)
-                                    .into_font()
-                                    .color(ink)
-                                    .pos(Pos::new(HPos::Center, VPos::Center)),
-                            )
-                        }))
-                        .map_err(|e| err(&e))?;
-                }
+                self.draw_panel(panel, &area, (lo, span))?;
             }
-            // The colour scale, left to right.
-            let steps = 40;
-            let bar = bottom.margin(14, 14, 40, 40);
-            let (w, _) = bar.dim_in_pixel();
-            for i in 0..steps {
-                let x0 = (w as i32 * i) / steps;
-                let x1 = (w as i32 * (i + 1)) / steps;
-                bar.draw(&Rectangle::new(
-                    [(x0, 0), (x1, 14)],
-                    colour(f64::from(i) / f64::from(steps - 1)).filled(),
-                ))
-                .map_err(|e| err(&e))?;
-            }
-            let style = ("sans-serif", 12).into_font();
-            bar.draw(&Text::new(format!("{lo:.3}"), (0, 18), style.clone()))
-                .map_err(|e| err(&e))?;
-            bar.draw(&Text::new(format!("{hi:.3}"), (w as i32 - 40, 18), style))
-                .map_err(|e| err(&e))?;
+            self.draw_scale(&bottom, (lo, hi))?;
             root.present().map_err(|e| err(&e))?;
         }
         Ok(svg)
     }
+
+    fn error(&self, e: &dyn std::fmt::Display) -> PlotError {
+        PlotError {
+            title: self.title.clone(),
+            problem: e.to_string(),
+        }
+    }
+
+    /// One panel's cells (and values, when annotated), coloured by `(v − lo) / span`.
+    fn draw_panel(
+        &self,
+        panel: &Panel,
+        area: &DrawingArea<SVGBackend<'_>, Shift>,
+        (lo, span): (f64, f64),
+    ) -> Result<(), PlotError> {
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let (rows, cols) = (panel.values.len(), panel.values[0].len());
+        // One segment per cell, so that labels and values sit at cell centres.
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(44)
+            // `(0..n − 1).into_segmented()` has the n segments 0..=n − 1.
+            .build_cartesian_2d(
+                (0..cols - 1).into_segmented(),
+                (0..rows - 1).into_segmented(),
+            )
+            .map_err(|e| err(&e))?;
+        let centre = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) => Some(*i),
+            _ => None,
+        };
+        let x_label =
+            |v: &SegmentValue<usize>| centre(v).map(|c| c.to_string()).unwrap_or_default();
+        // Row 0 is drawn at the top, as in a matrix.
+        let y_label = |v: &SegmentValue<usize>| {
+            centre(v)
+                .filter(|&y| y < rows)
+                .map(|y| (rows - 1 - y).to_string())
+                .unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .x_labels(cols.min(12))
+            .y_labels(rows.min(12))
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .draw()
+            .map_err(|e| err(&e))?;
+        let cells: Vec<(usize, usize, f64)> = panel
+            .values
+            .iter()
+            .enumerate()
+            .flat_map(|(r, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(c, &v)| (rows - 1 - r, c, v))
+            })
+            .collect();
+        chart
+            .draw_series(cells.iter().map(|&(y, c, v)| {
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(c), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    colour((v - lo) / span).filled(),
+                )
+            }))
+            .map_err(|e| err(&e))?;
+        if self.annotate {
+            chart
+                .draw_series(annotations(&cells, (lo, span)))
+                .map_err(|e| err(&e))?;
+        }
+        Ok(())
+    }
+
+    /// The colour scale, left to right, labelled with `lo` and `hi`.
+    fn draw_scale(
+        &self,
+        bottom: &DrawingArea<SVGBackend<'_>, Shift>,
+        (lo, hi): (f64, f64),
+    ) -> Result<(), PlotError> {
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let steps = 40;
+        let bar = bottom.margin(14, 14, 40, 40);
+        let (w, _) = bar.dim_in_pixel();
+        for i in 0..steps {
+            let x0 = (w as i32 * i) / steps;
+            let x1 = (w as i32 * (i + 1)) / steps;
+            bar.draw(&Rectangle::new(
+                [(x0, 0), (x1, 14)],
+                colour(f64::from(i) / f64::from(steps - 1)).filled(),
+            ))
+            .map_err(|e| err(&e))?;
+        }
+        let style = ("sans-serif", 12).into_font();
+        bar.draw(&Text::new(format!("{lo:.3}"), (0, 18), style.clone()))
+            .map_err(|e| err(&e))?;
+        bar.draw(&Text::new(format!("{hi:.3}"), (w as i32 - 40, 18), style))
+            .map_err(|e| err(&e))?;
+        Ok(())
+    }
+}
+
+/// Each cell's value printed at its centre, in white on dark cells and black on pale ones.
+fn annotations(
+    cells: &[(usize, usize, f64)],
+    (lo, span): (f64, f64),
+) -> impl Iterator<Item = Text<'static, (SegmentValue<usize>, SegmentValue<usize>), String>> + '_ {
+    cells.iter().map(move |&(y, c, v)| {
+        let ink = if (v - lo) / span > 0.6 {
+            &WHITE
+        } else {
+            &BLACK
+        };
+        Text::new(
+            format!("{v:.2}"),
+            (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y)),
+            ("sans-serif", 12)
+                .into_font()
+                .color(ink)
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        )
+    })
 }
 
 /// A sequential scale from pale yellow (0) through orange to dark purple (1).

@@ -14,6 +14,15 @@ pub struct Series {
 }
 
 impl Series {
+    /// The points whose coordinates and band are all finite (the others are not drawn).
+    pub fn finite_points(&self) -> Vec<(f64, f64, f64)> {
+        self.points
+            .iter()
+            .copied()
+            .filter(|(x, y, s)| x.is_finite() && y.is_finite() && s.is_finite())
+            .collect()
+    }
+
     /// A plain line through `(x, y)` points.
     pub fn line(label: impl Into<String>, points: impl IntoIterator<Item = (f64, f64)>) -> Self {
         Self {
@@ -119,16 +128,7 @@ impl LinePlot {
                 .y_label_area_size(64)
                 .build_cartesian_2d(x_range, y_range)
                 .map_err(|e| err(&e))?;
-            // Epochs, steps and positions are whole numbers: label them so, one tick each.
-            let whole_x = finite.iter().all(|p| p.0.fract() == 0.0);
-            let x_ticks = if whole_x {
-                let (lo, hi) = finite.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-                    (lo.min(p.0), hi.max(p.0))
-                });
-                ((hi - lo) as usize + 1).min(12)
-            } else {
-                10
-            };
+            let (x_ticks, whole_x) = x_ticks(&finite);
             let whole = |x: &f64| format!("{x:.0}");
             let decimal = |x: &f64| format!("{x}");
             let x_format: &dyn Fn(&f64) -> String = if whole_x { &whole } else { &decimal };
@@ -143,12 +143,7 @@ impl LinePlot {
                 .map_err(|e| err(&e))?;
             for (i, series) in self.series.iter().enumerate() {
                 let colour = COLOURS[i % COLOURS.len()];
-                let points: Vec<(f64, f64, f64)> = series
-                    .points
-                    .iter()
-                    .copied()
-                    .filter(|(x, y, s)| x.is_finite() && y.is_finite() && s.is_finite())
-                    .collect();
+                let points = series.finite_points();
                 if points.iter().any(|p| p.2 > 0.0) {
                     let upper = points.iter().map(|&(x, y, s)| (x, y + s));
                     let lower = points.iter().rev().map(|&(x, y, s)| (x, y - s));
@@ -181,6 +176,18 @@ impl LinePlot {
         }
         Ok(svg)
     }
+}
+
+/// How many x ticks, and whether they are whole numbers: epochs, steps and positions are, and
+/// are labelled so, one tick each (at most 12).
+fn x_ticks(points: &[&(f64, f64, f64)]) -> (usize, bool) {
+    if !points.iter().all(|p| p.0.fract() == 0.0) {
+        return (10, false);
+    }
+    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    (((hi - lo) as usize + 1).min(12), true)
 }
 
 /// Axis ranges covering every point and band, with 5% padding.

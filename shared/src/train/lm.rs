@@ -17,6 +17,13 @@ use crate::nn::Decoder;
 
 /// Learning rate: linear warm-up to `peak` over `warmup` steps, then cosine decay to `min` at
 /// step `total` (and `min` after it).
+///
+/// Not Burn's schedulers, for a reason the test
+/// `warmup_cosine_matches_burns_schedulers_within_the_run` shows: Burn's linear warm-up followed
+/// by `CosineAnnealingLrScheduler` gives the same rates within the run (to rounding), but its
+/// cosine turns back up after `num_iters`, and its schedulers are stateful iterators, while
+/// [`fit`](super::fit) and [`LmTrainer`] ask for the rate of any step (a resumed run starts at
+/// its checkpoint's step) as a pure function of the step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarmupCosine {
@@ -188,6 +195,42 @@ impl LmTrainer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warmup_cosine_matches_burns_schedulers_within_the_run() {
+        use burn::lr_scheduler::LrSchedulerConfig;
+        use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+        use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
+        use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+        let ours = WarmupCosine {
+            peak: 1e-3,
+            min: 1e-5,
+            warmup: 5,
+            total: 40,
+        };
+        let warmup = LinearLrSchedulerConfig::new(ours.peak / 5.0, ours.peak, 4);
+        let cosine = CosineAnnealingLrSchedulerConfig::new(ours.peak, 35).with_min_lr(ours.min);
+        let mut burn = SequentialLrSchedulerConfig::new(
+            vec![
+                LrSchedulerConfig::Linear(warmup),
+                LrSchedulerConfig::Cosine(cosine),
+            ],
+            vec![5],
+        )
+        .init()
+        .unwrap();
+        let burn_rates: Vec<f64> = (0..60).map(|_| burn.step().base()).collect();
+        for (step, &theirs) in burn_rates.iter().enumerate().take(41) {
+            let mine = ours.lr(step);
+            assert!(
+                (mine - theirs).abs() <= 1e-12 * ours.peak,
+                "step {step}: ours {mine}, Burn's {theirs}"
+            );
+        }
+        // Past `total` ours holds at `min`; Burn's cosine turns back up.
+        assert_eq!(ours.lr(59), ours.min);
+        assert!(burn_rates[59] > 10.0 * ours.min, "{}", burn_rates[59]);
+    }
     use crate::data::text::{BosMode, Packer, Specials};
     use crate::nn::{DecoderConfig, RopeLayout};
     use crate::train::{CheckpointDir, device_rng_lock};

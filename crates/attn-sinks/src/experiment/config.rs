@@ -1,8 +1,6 @@
 //! What a reproduction run does, read from `configs/attn-sinks/<scale>.ron`.
 
-use std::path::Path;
-
-use kiln_core::cli::ConfigError;
+use kiln_core::cli::ReproductionConfig;
 use kiln_core::{InvalidConfig, ensure_config};
 use serde::{Deserialize, Serialize};
 
@@ -69,20 +67,12 @@ pub struct ExperimentConfig {
     pub pretrained: Option<PretrainedConfig>,
 }
 
-impl ExperimentConfig {
-    /// Reads and checks a RON config.
-    ///
-    /// # Errors
-    /// If the file cannot be read, does not parse (unknown fields included) or is inconsistent.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        kiln_core::cli::load_config(path, Self::validate)
-    }
-
+impl ReproductionConfig for ExperimentConfig {
     /// Checks sizes that would otherwise fail deep inside a run.
     ///
     /// # Errors
     /// A message naming the field at fault.
-    pub fn validate(&self) -> Result<(), InvalidConfig> {
+    fn validate(&self) -> Result<(), InvalidConfig> {
         let e = &self.eval;
         ensure_config!(
             !e.epsilons.is_empty() && e.epsilons.iter().all(|x| (0.0..1.0).contains(x)),
@@ -148,5 +138,13 @@ impl ExperimentConfig {
             "training.steps must be ≥ 1 and ≥ training.warmup"
         );
         Ok(())
+    }
+
+    fn scale(&self) -> &str {
+        &self.scale
+    }
+
+    fn seeds(&self, offset: u64) -> Vec<u64> {
+        vec![self.seed + offset]
     }
 }

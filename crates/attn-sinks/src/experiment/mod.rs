@@ -17,12 +17,11 @@ pub mod pretrained;
 pub mod report;
 
 use burn::prelude::*;
-use kiln_core::InvalidConfig;
 use kiln_core::cli::{ExperimentError, Reproduction, Run};
 use kiln_core::data::brown_tarball;
 use kiln_core::data::text::BosMode;
 use kiln_core::nn::Decoder;
-use kiln_core::report::{Report, RunInfo};
+use kiln_core::report::{Report, ReportError, RunInfo};
 use kiln_core::train::{PhaseStore, Progress, derive_seed};
 use serde::{Deserialize, Serialize};
 
@@ -53,18 +52,6 @@ impl Reproduction for AttnSinks {
     type Config = ExperimentConfig;
     type Results = Results;
 
-    fn validate(config: &ExperimentConfig) -> Result<(), InvalidConfig> {
-        config.validate()
-    }
-
-    fn scale(config: &ExperimentConfig) -> &str {
-        &config.scale
-    }
-
-    fn seeds(config: &ExperimentConfig, offset: u64) -> Vec<u64> {
-        vec![config.seed + offset]
-    }
-
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
         let config = &ExperimentConfig {
             seed: config.seed + run.seed,
@@ -92,13 +79,13 @@ impl Reproduction for AttnSinks {
         config: &ExperimentConfig,
         results: &Results,
         info: RunInfo,
-    ) -> Result<Report, ExperimentError> {
-        Ok(report::build_report(
+    ) -> Result<Report, ReportError> {
+        report::build_report(
             config,
             &results.languages,
             results.pretrained.as_ref(),
             info,
-        )?)
+        )
     }
 }
 

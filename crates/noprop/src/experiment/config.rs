@@ -1,9 +1,7 @@
 //! What a reproduction run does, read from `configs/noprop/<scale>.ron`, and the datasets it
 //! trains on.
 
-use std::path::Path;
-
-use kiln_core::cli::ConfigError;
+use kiln_core::cli::ReproductionConfig;
 use kiln_core::data::{DataError, DatasetChoice, ImageDataset, Normalization};
 use kiln_core::train::derive_seed;
 use kiln_core::{InvalidConfig, ensure_config};
@@ -42,38 +40,6 @@ pub struct ExperimentConfig {
     pub ct_epochs: usize,
     /// Epochs of NoProp-FM on the main dataset (0 skips it).
     pub fm_epochs: usize,
-}
-
-impl ExperimentConfig {
-    /// Reads and checks a RON config; errors name the file and the problem.
-    ///
-    /// # Errors
-    /// If the file cannot be read, is not this config, or fails [`validate`](Self::validate).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        kiln_core::cli::load_config(path, Self::validate)
-    }
-
-    /// Checks the values.
-    ///
-    /// # Errors
-    /// If there are no seeds or inference runs, the main variant is not DT, or the method's
-    /// config is invalid.
-    pub fn validate(&self) -> Result<(), InvalidConfig> {
-        ensure_config!(
-            !self.seeds.is_empty() && self.inference_runs > 0,
-            "seeds must be non-empty and inference_runs at least 1"
-        );
-        ensure_config!(
-            self.noprop.variant == Variant::Dt,
-            "the reproduction trains NoProp-DT as its main method; set `variant: Dt` (CT and FM run via `ct_epochs` and `fm_epochs`)"
-        );
-        self.noprop.validate()
-    }
-
-    /// The seeds trained, with `--seed` added.
-    pub fn seeds(&self, offset: u64) -> Vec<u64> {
-        self.seeds.iter().map(|s| s + offset).collect()
-    }
 }
 
 /// Images, normalisation and name of one dataset, ready for training.
@@ -140,5 +106,33 @@ impl PreparedData {
             prototype: embedding == EmbeddingKind::Prototype,
             continuous,
         }
+    }
+}
+
+impl ReproductionConfig for ExperimentConfig {
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// If there are no seeds or inference runs, the main variant is not DT, or the method's
+    /// config is invalid.
+    fn validate(&self) -> Result<(), InvalidConfig> {
+        ensure_config!(
+            !self.seeds.is_empty() && self.inference_runs > 0,
+            "seeds must be non-empty and inference_runs at least 1"
+        );
+        ensure_config!(
+            self.noprop.variant == Variant::Dt,
+            "the reproduction trains NoProp-DT as its main method; set `variant: Dt` (CT and FM run via `ct_epochs` and `fm_epochs`)"
+        );
+        self.noprop.validate()
+    }
+
+    fn scale(&self) -> &str {
+        &self.scale
+    }
+
+    /// The seeds trained, with `--seed` added.
+    fn seeds(&self, offset: u64) -> Vec<u64> {
+        self.seeds.iter().map(|s| s + offset).collect()
     }
 }

@@ -18,10 +18,9 @@ pub mod table1;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use kiln_core::InvalidConfig;
-use kiln_core::cli::{ExperimentError, Reproduction, Run};
+use kiln_core::cli::{ExperimentError, Reproduction, ReproductionConfig, Run};
 use kiln_core::data::{ImageDataset, Normalization};
-use kiln_core::report::{Report, RunInfo};
+use kiln_core::report::{Report, ReportError, RunInfo};
 use kiln_core::train::{
     FitOptions, Optimize, Progress, SeededRng, derive_seed, fit, seed_everything,
 };
@@ -64,18 +63,6 @@ impl Reproduction for NoProp {
     type Config = ExperimentConfig;
     type Results = Results;
 
-    fn validate(config: &ExperimentConfig) -> Result<(), InvalidConfig> {
-        config.validate()
-    }
-
-    fn scale(config: &ExperimentConfig) -> &str {
-        &config.scale
-    }
-
-    fn seeds(config: &ExperimentConfig, offset: u64) -> Vec<u64> {
-        config.seeds(offset)
-    }
-
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
         let mut datasets = Vec::new();
         for choice in std::iter::once(&config.dataset).chain(config.second_dataset.as_ref()) {
@@ -95,8 +82,8 @@ impl Reproduction for NoProp {
         config: &ExperimentConfig,
         results: &Results,
         info: RunInfo,
-    ) -> Result<Report, ExperimentError> {
-        Ok(report::build(config, results, info)?)
+    ) -> Result<Report, ReportError> {
+        report::build(config, results, info)
     }
 }
 

@@ -1,9 +1,7 @@
 //! What a reproduction run does, read from `configs/tam-optim/<scale>.ron`.
 
-use std::path::Path;
-
 use kiln_core::InvalidConfig;
-use kiln_core::cli::ConfigError;
+use kiln_core::cli::ReproductionConfig;
 use kiln_core::data::DatasetChoice;
 use serde::{Deserialize, Serialize};
 
@@ -112,26 +110,54 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
-    /// Reads and checks a RON config; errors name the file and the problem.
-    ///
-    /// # Errors
-    /// If the file cannot be read, is not this config, or fails [`validate`](Self::validate).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        kiln_core::cli::load_config(path, Self::validate)
+    /// E2's checks: its sizes, its windows, and that E1 selects its learning rates.
+    fn validate_online(&self, online: &OnlineConfig) -> Result<(), InvalidConfig> {
+        positive("online.tasks", online.tasks)?;
+        positive("online.steps_per_task", online.steps_per_task)?;
+        positive("online.batch_size", online.batch_size)?;
+        positive("online.curve_window", online.curve_window)?;
+        if !online.steps_per_task.is_multiple_of(online.curve_window) {
+            return Err(InvalidConfig::new(
+                "online.curve_window must divide online.steps_per_task, so that curve windows line up with the task boundaries",
+            ));
+        }
+        if !self.iid.datasets.contains(&online.dataset) {
+            return Err(InvalidConfig::new(
+                "online.dataset must be one of iid.datasets: the stream reuses the learning rates E1 selects there",
+            ));
+        }
+        if let Some(p) = online
+            .flip_fractions
+            .iter()
+            .find(|p| !(0.0..=1.0).contains(*p))
+        {
+            return Err(InvalidConfig::new(format!(
+                "flip fractions lie in [0, 1], found {p}"
+            )));
+        }
+        for kind in &online.optimizers {
+            if !self.iid.grids.iter().any(|g| g.optimizer == *kind) {
+                return Err(InvalidConfig::new(format!(
+                    "online.optimizers names {kind:?}, which has no grid in iid.grids to select its learning rate"
+                )));
+            }
+        }
+        Ok(())
     }
+}
 
+/// `Err` unless the count `v` of `name` is at least 1.
+fn positive(name: &str, v: usize) -> Result<(), InvalidConfig> {
+    kiln_core::ensure_config!(v > 0, "{name} must be at least 1");
+    Ok(())
+}
+
+impl ReproductionConfig for ExperimentConfig {
     /// Checks the values.
     ///
     /// # Errors
     /// If a size is zero, a learning rate is not positive, or E2/E3 name what E1 does not have.
-    pub fn validate(&self) -> Result<(), InvalidConfig> {
-        let positive = |name: &str, v: usize| {
-            if v == 0 {
-                Err(InvalidConfig::new(format!("{name} must be at least 1")))
-            } else {
-                Ok(())
-            }
-        };
+    fn validate(&self) -> Result<(), InvalidConfig> {
         positive("train_size", self.train_size)?;
         positive("val_size", self.val_size)?;
         positive("iid.epochs", self.iid.epochs)?;
@@ -168,36 +194,7 @@ impl ExperimentConfig {
             )));
         }
         if let Some(online) = &self.online {
-            positive("online.tasks", online.tasks)?;
-            positive("online.steps_per_task", online.steps_per_task)?;
-            positive("online.batch_size", online.batch_size)?;
-            positive("online.curve_window", online.curve_window)?;
-            if online.steps_per_task % online.curve_window != 0 {
-                return Err(InvalidConfig::new(
-                    "online.curve_window must divide online.steps_per_task, so that curve windows line up with the task boundaries",
-                ));
-            }
-            if !self.iid.datasets.contains(&online.dataset) {
-                return Err(InvalidConfig::new(
-                    "online.dataset must be one of iid.datasets: the stream reuses the learning rates E1 selects there",
-                ));
-            }
-            if let Some(p) = online
-                .flip_fractions
-                .iter()
-                .find(|p| !(0.0..=1.0).contains(*p))
-            {
-                return Err(InvalidConfig::new(format!(
-                    "flip fractions lie in [0, 1], found {p}"
-                )));
-            }
-            for kind in &online.optimizers {
-                if !self.iid.grids.iter().any(|g| g.optimizer == *kind) {
-                    return Err(InvalidConfig::new(format!(
-                        "online.optimizers names {kind:?}, which has no grid in iid.grids to select its learning rate"
-                    )));
-                }
-            }
+            self.validate_online(online)?;
         }
         if let Some(sweep) = &self.sweep {
             positive("sweep.epochs", sweep.epochs)?;
@@ -209,5 +206,13 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    fn scale(&self) -> &str {
+        &self.scale
+    }
+
+    fn seeds(&self, offset: u64) -> Vec<u64> {
+        self.seeds.iter().map(|s| s + offset).collect()
     }
 }

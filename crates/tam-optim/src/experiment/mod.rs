@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use kiln_core::InvalidConfig;
 use kiln_core::cli::{ExperimentError, Reproduction, Run};
 use kiln_core::data::{DatasetChoice, ImageDataset, Normalization};
-use kiln_core::report::{Report, RunInfo};
+use kiln_core::report::{Report, ReportError, RunInfo};
 use kiln_core::train::{ModuleStep, PhaseError, derive_seed};
 
 pub use config::ExperimentConfig;
@@ -214,18 +214,6 @@ impl Reproduction for TamOptim {
     type Config = ExperimentConfig;
     type Results = Results;
 
-    fn validate(config: &ExperimentConfig) -> Result<(), InvalidConfig> {
-        config.validate()
-    }
-
-    fn scale(config: &ExperimentConfig) -> &str {
-        &config.scale
-    }
-
-    fn seeds(config: &ExperimentConfig, offset: u64) -> Vec<u64> {
-        config.seeds.iter().map(|s| s + offset).collect()
-    }
-
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
         run_all(config, &run.device, run.seed, &mut run.phases)
     }
@@ -234,8 +222,8 @@ impl Reproduction for TamOptim {
         config: &ExperimentConfig,
         results: &Results,
         info: RunInfo,
-    ) -> Result<Report, ExperimentError> {
-        Ok(report::build(config, results, info)?)
+    ) -> Result<Report, ReportError> {
+        report::build(config, results, info)
     }
 }
 

@@ -8,7 +8,7 @@
 //! The video is `[T, H, W, C]` (or a batch `[B, T, H, W, C]`), `uint8` (divided by 255, as the
 //! released demo does) or float in [0, 1]. The model's config is read from the checkpoint.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use burn::prelude::*;
 use clap::Parser;
 use kiln_core::npz::{NpyArray, read_npy, write_npy};
-use kiln_trecvit::{StreamState, flax_config, load_flax_npz};
+use kiln_trecvit::{StreamState, TRecViT, flax_config, load_flax_npz};
 
 /// Classify a video with a TRecViT checkpoint in the released `.npz` format.
 #[derive(Parser, Debug)]
@@ -54,36 +54,8 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let (backend, device) = kiln_core::select_device(args.backend.as_deref())?;
-    let video = read_npy(&args.video)?;
-    let scale = if video.element_type() == "uint8" {
-        1.0 / 255.0
-    } else {
-        1.0
-    };
-    let element_type = video.element_type();
-    let shape = video.shape().to_vec();
-    let (batch, frames, height, width, channels) = match shape[..] {
-        [t, h, w, c] => (1, t, h, w, c),
-        [b, t, h, w, c] => (b, t, h, w, c),
-        _ => bail!(
-            "{} has shape {shape:?}; a video is [T, H, W, C] or [B, T, H, W, C]",
-            args.video.display()
-        ),
-    };
-    let largest = video.values().iter().fold(0.0f32, |m, v| m.max(*v));
-    if scale == 1.0 && largest > 1.5 {
-        eprintln!(
-            "warning: {} holds {element_type} values up to {largest}; the released model \
-             expects values in [0, 1] (divide by 255, or save the frames as uint8)",
-            args.video.display()
-        );
-    }
-    let video = video
-        .reshape(vec![batch, frames, height, width, channels])
-        .and_then(|v| v.into_tensor::<5>(&device))
-        .context("reshaping the video")?
-        .mul_scalar(scale);
-
+    let (video, dims, note) = read_video(&args.video, &device)?;
+    let [batch, frames, height, width, channels] = dims;
     let started = Instant::now();
     let config = flax_config(&args.checkpoint, [height, width])?;
     if config.in_channels != channels {
@@ -112,17 +84,64 @@ fn run(args: Args) -> anyhow::Result<()> {
     );
     let clips = (frames / args.frames_per_clip.max(1)).max(1);
     println!(
-        "video: {}, {batch} × {frames} frames of {height}×{width}×{channels} ({element_type}{}), \
+        "video: {}, {batch} × {frames} frames of {height}×{width}×{channels} ({note}), \
          {clips} clip(s) of {} frames",
         args.video.display(),
-        if scale == 1.0 { "" } else { " ÷ 255" },
         frames / clips
     );
+    let logits = classify(&args, &model, video.clone(), head.num_classes)?;
+    if args.stream {
+        stream(&model, video, (clips == 1).then_some(logits))?;
+    }
+    Ok(())
+}
 
+/// The video at `path` as `[B, T, H, W, C]` in [0, 1], its dimensions, and its element type
+/// (with the scaling applied) for printing.
+fn read_video(path: &Path, device: &Device) -> anyhow::Result<(Tensor<5>, [usize; 5], String)> {
+    let video = read_npy(path)?;
+    let element_type = video.element_type();
+    let scale = if element_type == "uint8" {
+        1.0 / 255.0
+    } else {
+        1.0
+    };
+    let shape = video.shape().to_vec();
+    let dims = match shape[..] {
+        [t, h, w, c] => [1, t, h, w, c],
+        [b, t, h, w, c] => [b, t, h, w, c],
+        _ => bail!(
+            "{} has shape {shape:?}; a video is [T, H, W, C] or [B, T, H, W, C]",
+            path.display()
+        ),
+    };
+    let largest = video.values().iter().fold(0.0f32, |m, v| m.max(*v));
+    if scale == 1.0 && largest > 1.5 {
+        eprintln!(
+            "warning: {} holds {element_type} values up to {largest}; the released model \
+             expects values in [0, 1] (divide by 255, or save the frames as uint8)",
+            path.display()
+        );
+    }
+    let note = format!("{element_type}{}", if scale == 1.0 { "" } else { " ÷ 255" });
+    let video = video
+        .reshape(dims.to_vec())
+        .and_then(|v| v.into_tensor::<5>(device))
+        .context("reshaping the video")?
+        .mul_scalar(scale);
+    Ok((video, dims, note))
+}
+
+/// Classifies the videos clip by clip, prints the top classes of each (and saves the logits if
+/// asked); returns the logits `[B, classes]`.
+fn classify(
+    args: &Args,
+    model: &TRecViT,
+    video: Tensor<5>,
+    classes: usize,
+) -> anyhow::Result<Tensor<2>> {
     let started = Instant::now();
-    let out = model
-        .classify_clips(video.clone(), args.frames_per_clip)
-        .map_err(anyhow::Error::msg)?;
+    let out = model.classify_clips(video, args.frames_per_clip)?;
     let logits = out.logits().context("the model has no head")?;
     let probabilities = out.probabilities().context("the model has no head")?;
     let probabilities = kiln_core::host_values(probabilities);
@@ -131,7 +150,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         write_npy(path, &NpyArray::from_tensor(logits.clone()))?;
         println!("logits written to {}", path.display());
     }
-    for (b, row) in probabilities.chunks(head.num_classes).enumerate() {
+    for (b, row) in probabilities.chunks(classes).enumerate() {
         let mut ranked: Vec<(usize, f32)> = row.iter().copied().enumerate().collect();
         ranked.sort_by(|x, y| y.1.total_cmp(&x.1));
         println!("video {b}: top {}", args.top.min(ranked.len()));
@@ -139,36 +158,41 @@ fn run(args: Args) -> anyhow::Result<()> {
             println!("  class {class:>4}  p = {p:.4}");
         }
     }
+    Ok(logits)
+}
 
-    if args.stream {
-        let mut state = StreamState::default();
-        let started = Instant::now();
-        for t in 0..frames {
-            let frame = video.clone().slice(s![.., t..t + 1]).squeeze_dim::<4>(1);
-            let (_tokens, next) = model.step(frame, state);
-            state = next;
-        }
-        // Reading the logits back waits for the device to finish.
-        let streamed = model
-            .stream_logits(&state)
-            .context("the model has no head")?;
-        let difference = if clips == 1 {
-            format!(
-                "; largest difference from the whole-clip logits {:.2e}",
-                kiln_core::max_abs_diff(streamed, logits)
-            )
-        } else {
+/// Runs the videos frame by frame with a constant-size state and prints the time per frame,
+/// and how far the result is from `whole` (the whole-clip logits of a one-clip video).
+fn stream(model: &TRecViT, video: Tensor<5>, whole: Option<Tensor<2>>) -> anyhow::Result<()> {
+    let [batch, frames, ..] = video.dims();
+    let mut state = StreamState::default();
+    let started = Instant::now();
+    for t in 0..frames {
+        let frame = video.clone().slice(s![.., t..t + 1]).squeeze_dim::<4>(1);
+        let (_tokens, next) = model.step(frame, state);
+        state = next;
+    }
+    // Reading the logits back waits for the device to finish.
+    let streamed = model
+        .stream_logits(&state)
+        .context("the model has no head")?;
+    let difference = match whole {
+        Some(logits) => format!(
+            "; largest difference from the whole-clip logits {:.2e}",
+            kiln_core::max_abs_diff(streamed, logits)
+        ),
+        None => {
             kiln_core::host_values(streamed);
             String::new()
-        };
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "streaming: {frames} frames in {seconds:.2} s, {:.1} ms per frame ({:.1} frames/s \
-             at batch {batch}); state {} values{difference}",
-            1e3 * seconds / frames as f64,
-            (frames * batch) as f64 / seconds,
-            state.len()
-        );
-    }
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "streaming: {frames} frames in {seconds:.2} s, {:.1} ms per frame ({:.1} frames/s \
+         at batch {batch}); state {} values{difference}",
+        1e3 * seconds / frames as f64,
+        (frames * batch) as f64 / seconds,
+        state.len()
+    );
     Ok(())
 }

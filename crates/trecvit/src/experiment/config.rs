@@ -1,8 +1,6 @@
 //! What a reproduction run does, read from `configs/trecvit/<scale>.ron`.
 
-use std::path::Path;
-
-use kiln_core::cli::ConfigError;
+use kiln_core::cli::ReproductionConfig;
 use kiln_core::{InvalidConfig, ensure_config};
 use serde::{Deserialize, Serialize};
 
@@ -110,20 +108,35 @@ impl Variant {
 }
 
 impl ExperimentConfig {
-    /// Reads and checks a RON config; errors name the file and the problem.
-    ///
-    /// # Errors
-    /// If the file cannot be read, is not this config, or fails [`validate`](Self::validate).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        kiln_core::cli::load_config(path, Self::validate)
+    /// The task's clip generator.
+    pub fn motion(&self) -> Motion {
+        Motion {
+            side: self.task.side,
+            frames: self.task.frames,
+            speed: self.task.speed,
+            labels: self.task.labels,
+        }
     }
 
+    /// The longest clip any part of the run shows the joint model (a latency run at `T` adds
+    /// frame `T + 1`).
+    pub fn max_frames(&self) -> usize {
+        self.latency_frames
+            .iter()
+            .map(|t| t + 1)
+            .chain(std::iter::once(self.task.frames))
+            .max()
+            .unwrap_or(self.task.frames)
+    }
+}
+
+impl ReproductionConfig for ExperimentConfig {
     /// Checks the values.
     ///
     /// # Errors
     /// If the model does not fit the task's frames and labels, a count is zero, or an
     /// ablation's model is invalid.
-    pub fn validate(&self) -> Result<(), InvalidConfig> {
+    fn validate(&self) -> Result<(), InvalidConfig> {
         self.model.validate()?;
         let t = &self.task;
         ensure_config!(
@@ -171,24 +184,11 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// The task's clip generator.
-    pub fn motion(&self) -> Motion {
-        Motion {
-            side: self.task.side,
-            frames: self.task.frames,
-            speed: self.task.speed,
-            labels: self.task.labels,
-        }
+    fn scale(&self) -> &str {
+        &self.scale
     }
 
-    /// The longest clip any part of the run shows the joint model (a latency run at `T` adds
-    /// frame `T + 1`).
-    pub fn max_frames(&self) -> usize {
-        self.latency_frames
-            .iter()
-            .map(|t| t + 1)
-            .chain(std::iter::once(self.task.frames))
-            .max()
-            .unwrap_or(self.task.frames)
+    fn seeds(&self, offset: u64) -> Vec<u64> {
+        vec![self.seed + offset]
     }
 }

@@ -29,7 +29,7 @@ use burn::prelude::*;
 use kiln_core::InvalidConfig;
 use kiln_core::cli::{ExperimentError, Reproduction, Run};
 use kiln_core::data::{self, ImageDataset, Split};
-use kiln_core::report::{Report, RunInfo};
+use kiln_core::report::{Report, ReportError, RunInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::baselines::{FrameVit, JointAttention};
@@ -167,18 +167,6 @@ impl Reproduction for TRecViTReproduction {
     type Config = ExperimentConfig;
     type Results = RunResults;
 
-    fn validate(config: &ExperimentConfig) -> Result<(), InvalidConfig> {
-        config.validate()
-    }
-
-    fn scale(config: &ExperimentConfig) -> &str {
-        &config.scale
-    }
-
-    fn seeds(config: &ExperimentConfig, offset: u64) -> Vec<u64> {
-        vec![config.seed + offset]
-    }
-
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<RunResults, ExperimentError> {
         let digits = Digits::load(&config.task)?;
         run_on(config, &digits, run)
@@ -188,8 +176,8 @@ impl Reproduction for TRecViTReproduction {
         config: &ExperimentConfig,
         results: &RunResults,
         info: RunInfo,
-    ) -> Result<Report, ExperimentError> {
-        Ok(report::build(config, results, info)?)
+    ) -> Result<Report, ReportError> {
+        report::build(config, results, info)
     }
 }
 

@@ -15,6 +15,35 @@ pub(super) fn part(
     config: &ExperimentConfig,
     p: &PretrainedResult,
 ) -> Result<(), ReportError> {
+    claims(report, config, p);
+    let body = body(config, p);
+    report.file(
+        "pretrained.md",
+        format!(
+            "# Attention sinks in a pretrained model: {}\n\n{body}",
+            p.model
+        ),
+    );
+    report.section(format!("Pretrained model ({})", p.model), body);
+    let (with, without) = (&p.probes.with_bos, &p.probes.text_only);
+    report.plot(
+        "pretrained_heads",
+        Heatmap::new(
+            format!(
+                "{}: first-token score α per head (T = {})",
+                p.model, p.length
+            ),
+            "head",
+            "layer",
+        )
+        .with(Panel::new(Feed::WithBos.label(), with.alpha.clone()))
+        .with(Panel::new(Feed::TextOnly.label(), without.alpha.clone())),
+    );
+    report.metric("pretrained", p)
+}
+
+/// Sink rate, loss rise and perturbation spread beside the paper's much larger models.
+fn claims(report: &mut Report, config: &ExperimentConfig, p: &PretrainedResult) {
     let (with, without) = (&p.probes.with_bos, &p.probes.text_only);
     let last_eps = *config.eval.epsilons.last().unwrap_or(&0.8);
     let other_model = |what: &str| {
@@ -44,6 +73,11 @@ pub(super) fn part(
         Summary::of(&[p.perturbation[1].mean() / p.perturbation[0].mean().max(1e-12)]),
         other_model("paper: Gemma 7B, one prompt"),
     ));
+}
+
+/// The section's text: what was run, the table of both feeds, the swap and the per-layer rates.
+fn body(config: &ExperimentConfig, p: &PretrainedResult) -> String {
+    let (with, without) = (&p.probes.with_bos, &p.probes.text_only);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let rates = |probe: &SinkProbe| {
         probe
@@ -95,27 +129,5 @@ pub(super) fn part(
         config.eval.epsilons[0],
         by_layer.join(", ")
     ));
-    report.file(
-        "pretrained.md",
-        format!(
-            "# Attention sinks in a pretrained model: {}\n\n{body}",
-            p.model
-        ),
-    );
-    report.section(format!("Pretrained model ({})", p.model), body);
-    report.plot(
-        "pretrained_heads",
-        Heatmap::new(
-            format!(
-                "{}: first-token score α per head (T = {})",
-                p.model, p.length
-            ),
-            "head",
-            "layer",
-        )
-        .with(Panel::new(Feed::WithBos.label(), with.alpha.clone()))
-        .with(Panel::new(Feed::TextOnly.label(), without.alpha.clone())),
-    );
-    report.metric("pretrained", p)?;
-    Ok(())
+    body
 }
