@@ -73,16 +73,14 @@ pub trait Reproduction {
     /// If data is missing or malformed, or a phase cannot be saved.
     fn run(config: &Self::Config, run: &mut Run) -> Result<Self::Results, ExperimentError>;
 
-    /// The report of `results`: the claims table, tables and plots.
-    ///
-    /// # Errors
-    /// If a figure or a metric cannot be built.
-    fn report(
-        config: &Self::Config,
-        results: &Self::Results,
-        info: RunInfo,
-    ) -> Result<Report, ReportError>;
+    /// Builds the report of the results: the claims table, tables and plots (each paper's
+    /// `experiment::report::build`).
+    const REPORT: BuildReport<Self::Config, Self::Results>;
 }
+
+/// A function that turns a run's config, results and [`RunInfo`] into its report, failing only
+/// when a figure or a metric cannot be built.
+pub type BuildReport<C, R> = fn(&C, &R, RunInfo) -> Result<Report, ReportError>;
 
 /// What a reproduction runs with: the device, the seed offset, the phase store and the
 /// peak-memory counter.
@@ -226,7 +224,7 @@ pub fn reproduce<R: Reproduction>(
         finished_utc: utc_now(),
         wall_seconds: started.elapsed().as_secs_f64(),
     };
-    let report = R::report(&config, &results, info)?;
+    let report = (R::REPORT)(&config, &results, info)?;
     publish(report, &out, config_text)?;
     Ok(())
 }

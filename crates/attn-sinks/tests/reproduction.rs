@@ -56,7 +56,7 @@ fn smoke_reproduction_writes_every_artifact() {
         5,
         "2 sweep runs + 3 more grid runs"
     );
-    let report = AttnSinks::report(&config, &results, run_info()).unwrap();
+    let report = (AttnSinks::REPORT)(&config, &results, run_info()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     report.write(dir.path()).unwrap();
     for file in [

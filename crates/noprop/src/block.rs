@@ -225,6 +225,11 @@ pub struct PaperBlock {
 
 impl PaperBlock {
     /// Builds a block of the given widths for the given data and variant.
+    ///
+    /// # Panics
+    /// If the images are smaller than [`MIN_IMAGE_SIDE`] on a side (the block's three
+    /// valid convolutions and two poolings leave nothing); the reproduction checks this when it
+    /// loads a dataset.
     pub fn new(config: &BlockConfig, shape: BlockShape, device: &Device) -> Self {
         let dt = !shape.continuous;
         let linear = |i, o| LinearConfig::new(i, o).init(device);

@@ -68,7 +68,7 @@ fn the_pipeline_trains_every_method_and_writes_a_report() {
     let store_path = store_dir.path().join("phases.json");
     (run.phases, _) = PhaseStore::open(store_path.clone(), "test".into()).unwrap();
     let results = experiment::run_on(&config, &[data], &mut run).unwrap();
-    let report = NoProp::report(&config, &results, run_info.clone()).unwrap();
+    let report = (NoProp::REPORT)(&config, &results, run_info.clone()).unwrap();
     let md = report.to_markdown();
 
     // Stop after the first phase (the DT-vs-backprop comparison): drop the later ones from the
@@ -89,7 +89,7 @@ fn the_pipeline_trains_every_method_and_writes_a_report() {
     run.phases = phases;
     let data = PreparedData::new("generated", images(96, 1), images(40, 2), &config).unwrap();
     let results = experiment::run_on(&config, &[data], &mut run).unwrap();
-    let resumed_report = NoProp::report(&config, &results, run_info).unwrap();
+    let resumed_report = (NoProp::REPORT)(&config, &results, run_info).unwrap();
     assert_eq!(
         resumed_report.claims, report.claims,
         "a resumed run must equal an uninterrupted one"

@@ -141,24 +141,8 @@ fn noprop_fm_learns_blobs() {
     let train = blobs(2048, 5);
     let test = blobs(1024, 6);
     let net = MlpBlock::new(FEATURES, CLASSES, 64, CLASSES, true, &device);
-    let mut model = NoPropFm::new(net, ClassEmbedding::one_hot(CLASSES, &device), &device);
-    let config = OptimizerConfig::default();
-    let mut optim = config.adam();
-    let mut rng = SeededRng::new(5);
-    let batches = (0..600).map(|_| {
-        let batch: Vec<usize> = (0..64).map(|_| rng.below(2048)).collect();
-        train.batch(&batch, &device)
-    });
-    let step = &mut Optimize::new(&mut optim, |_| config.lr);
-    model = fit(
-        model,
-        batches,
-        |m, (x, y)| m.loss(x, y),
-        step,
-        FitOptions::log_every(0),
-        |_, _| {},
-    )
-    .model;
+    let model = NoPropFm::new(net, ClassEmbedding::one_hot(CLASSES, &device), &device);
+    let model = adam_on_blobs(model, &train, 64, 5, |m, x, y| m.loss(x, y));
     let (x, y) = test.all(&Device::default());
     let acc = accuracy(model.valid().predict(x, 20), y);
     eprintln!("NoProp-FM on blobs: {acc:.3}");
@@ -173,30 +157,14 @@ fn noprop_ct_learns_blobs_with_its_learned_schedule() {
     let train = blobs(2048, 8);
     let test = blobs(1024, 9);
     let net = MlpBlock::new(FEATURES, CLASSES, 64, CLASSES, true, &device);
-    let mut model = NoPropCt::new(
+    let model = NoPropCt::new(
         net,
         ClassEmbedding::one_hot(CLASSES, &device),
         64,
         1.0,
         &device,
     );
-    let config = OptimizerConfig::default();
-    let mut optim = config.adam();
-    let mut rng = SeededRng::new(8);
-    let batches = (0..600).map(|_| {
-        let batch: Vec<usize> = (0..128).map(|_| rng.below(2048)).collect();
-        train.batch(&batch, &device)
-    });
-    let step = &mut Optimize::new(&mut optim, |_| config.lr);
-    model = fit(
-        model,
-        batches,
-        |m, (x, y)| m.loss(x, y),
-        step,
-        FitOptions::log_every(0),
-        |_, _| {},
-    )
-    .model;
+    let model = adam_on_blobs(model, &train, 128, 8, |m, x, y| m.loss(x, y));
     let (x, y) = test.all(&Device::default());
     let acc = accuracy(model.valid().predict(x, 50, true).unwrap(), y);
     eprintln!("NoProp-CT on blobs: {acc:.3}");
@@ -373,4 +341,33 @@ fn block_loss_denoising_term_is_zero_for_a_perfect_denoiser() {
     let y = Tensor::<1, Int>::from_ints([1, 0], &device);
     let loss = model.block_loss(1, x, y);
     assert!(loss.denoise.into_scalar::<f32>() < 1e-6);
+}
+
+/// Trains `model` on `loss` with Table 4's Adam for 600 steps of `batch` random blob points,
+/// drawn from `seed`.
+fn adam_on_blobs<M: Module>(
+    model: M,
+    train: &Blobs,
+    batch: usize,
+    seed: u64,
+    loss: impl Fn(&M, Tensor<4>, Tensor<1, Int>) -> Tensor<1>,
+) -> M {
+    let config = OptimizerConfig::default();
+    let mut optim = config.adam();
+    let mut rng = SeededRng::new(seed);
+    let device = Device::default().autodiff();
+    let batches = (0..600).map(|_| {
+        let picked: Vec<usize> = (0..batch).map(|_| rng.below(train.y.len())).collect();
+        train.batch(&picked, &device)
+    });
+    let step = &mut Optimize::new(&mut optim, |_| config.lr);
+    fit(
+        model,
+        batches,
+        |m, (x, y)| loss(m, x, y),
+        step,
+        FitOptions::log_every(0),
+        |_, _| {},
+    )
+    .model
 }

@@ -11,7 +11,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::prelude::*;
 use criterion::{BatchSize, Criterion};
-use kiln_core::nn::Mlp;
+use kiln_tam_optim::mlp::Mlp;
 use kiln_tam_optim::{AdaTamConfig, ModuleStep, TamConfig};
 
 /// One set of gradients, kept so that every timed step starts from the same ones.

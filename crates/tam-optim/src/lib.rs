@@ -65,6 +65,7 @@
 pub mod adatam;
 #[cfg(feature = "reproduce")]
 pub mod experiment;
+pub mod mlp;
 mod optimizer;
 mod per_tensor;
 mod record;

@@ -8,8 +8,8 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::prelude::*;
 use kiln_core::host_values;
-use kiln_core::nn::Mlp;
 use kiln_core::train::{SeededRng, device_rng_lock, parameter_values};
+use kiln_tam_optim::mlp::Mlp;
 use kiln_tam_optim::reference::{ReferenceAdaTam, ReferenceTam};
 use kiln_tam_optim::{AdaTamConfig, CosineScope, FirstStep, ModuleStep, SwitchAfter, TamConfig};
 

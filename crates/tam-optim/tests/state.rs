@@ -6,8 +6,8 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Bytes;
-use kiln_core::nn::Mlp;
 use kiln_core::train::{SeededRng, accuracy, cross_entropy, device_rng_lock, parameter_values};
+use kiln_tam_optim::mlp::Mlp;
 use kiln_tam_optim::{
     AdaTamConfig, CosineScope, ModuleStep, StateError, TamConfig, TorqueOptimizer, TorqueRule,
 };

@@ -1,7 +1,7 @@
-//! Text for language models: byte, character and word tokenizers, and packing documents into
+//! Text for language models: byte and word tokenizers, and packing documents into
 //! fixed-length training windows.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,65 +53,6 @@ impl Tokenizer for ByteTokenizer {
             bos: 256,
             eos: 257,
             pad: 258,
-        }
-    }
-}
-
-/// The characters of a corpus as tokens (sorted), then ⟨unk⟩, ⟨bos⟩, ⟨eos⟩, ⟨pad⟩.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CharTokenizer {
-    chars: Vec<char>,
-}
-
-impl CharTokenizer {
-    /// The vocabulary of every character in `corpus`.
-    pub fn fit(corpus: &str) -> Self {
-        Self {
-            chars: corpus
-                .chars()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
-        }
-    }
-
-    /// Id of characters not in the vocabulary.
-    pub fn unknown(&self) -> u32 {
-        self.chars.len() as u32
-    }
-}
-
-impl Tokenizer for CharTokenizer {
-    fn encode(&self, text: &str) -> Vec<u32> {
-        text.chars()
-            .map(|c| {
-                self.chars
-                    .binary_search(&c)
-                    .map_or(self.unknown(), |i| i as u32)
-            })
-            .collect()
-    }
-
-    fn decode(&self, ids: &[u32]) -> String {
-        ids.iter()
-            .filter_map(|&i| match self.chars.get(i as usize) {
-                Some(&c) => Some(c),
-                None if i == self.unknown() => Some('\u{fffd}'),
-                None => None,
-            })
-            .collect()
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.chars.len() + 4
-    }
-
-    fn specials(&self) -> Specials {
-        let n = self.chars.len() as u32;
-        Specials {
-            bos: n + 1,
-            eos: n + 2,
-            pad: n + 3,
         }
     }
 }
@@ -315,14 +256,8 @@ mod tests {
     }
 
     #[test]
-    fn char_and_word_tokenizers_round_trip_their_vocabulary() {
+    fn the_word_tokenizer_round_trips_its_vocabulary() {
         let corpus = "the cat sat on the mat. the end";
-        let chars = CharTokenizer::fit(corpus);
-        assert_eq!(chars.decode(&chars.encode("the mat")), "the mat");
-        assert_eq!(chars.encode("z"), vec![chars.unknown()]);
-        let specials = chars.specials();
-        assert_eq!(chars.vocab_size() as u32, specials.pad + 1);
-
         let words = WordTokenizer::fit(corpus, 100);
         assert_eq!(words.decode(&words.encode("The cat sat.")), "the cat sat .");
         assert_eq!(words.encode("the")[0], 0, "most frequent word gets id 0");

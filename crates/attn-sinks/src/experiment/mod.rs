@@ -17,11 +17,10 @@ pub mod pretrained;
 pub mod report;
 
 use burn::prelude::*;
-use kiln_core::cli::{ExperimentError, Reproduction, Run};
+use kiln_core::cli::{BuildReport, ExperimentError, Reproduction, Run};
 use kiln_core::data::brown_tarball;
 use kiln_core::data::text::BosMode;
 use kiln_core::nn::Decoder;
-use kiln_core::report::{Report, ReportError, RunInfo};
 use kiln_core::train::{PhaseStore, Progress, derive_seed};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +50,7 @@ impl Reproduction for AttnSinks {
     const ABOUT: &'static str = "Reproduce the pre-training findings of \"Why do LLMs attend to the first token?\" at small scale: the context sweep (Fig. 5), the packing grid (Table 2) and perturbation spread (Fig. 2).";
     type Config = ExperimentConfig;
     type Results = Results;
+    const REPORT: BuildReport<ExperimentConfig, Results> = report::build_report;
 
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
         let config = &ExperimentConfig {
@@ -73,19 +73,6 @@ impl Reproduction for AttnSinks {
             languages,
             pretrained,
         })
-    }
-
-    fn report(
-        config: &ExperimentConfig,
-        results: &Results,
-        info: RunInfo,
-    ) -> Result<Report, ReportError> {
-        report::build_report(
-            config,
-            &results.languages,
-            results.pretrained.as_ref(),
-            info,
-        )
     }
 }
 

@@ -18,9 +18,8 @@ pub mod table1;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use kiln_core::cli::{ExperimentError, Reproduction, ReproductionConfig, Run};
+use kiln_core::cli::{BuildReport, ExperimentError, Reproduction, ReproductionConfig, Run};
 use kiln_core::data::{ImageDataset, Normalization};
-use kiln_core::report::{Report, ReportError, RunInfo};
 use kiln_core::train::{
     FitOptions, Optimize, Progress, SeededRng, derive_seed, fit, seed_everything,
 };
@@ -62,6 +61,7 @@ impl Reproduction for NoProp {
         "Reproduce NoProp's claims (Table 1 at our scale, the η = 0 ablation, memory per step).";
     type Config = ExperimentConfig;
     type Results = Results;
+    const REPORT: BuildReport<ExperimentConfig, Results> = report::build;
 
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
         let mut datasets = Vec::new();
@@ -76,14 +76,6 @@ impl Reproduction for NoProp {
             datasets[0].name
         );
         run_on(config, &datasets, run)
-    }
-
-    fn report(
-        config: &ExperimentConfig,
-        results: &Results,
-        info: RunInfo,
-    ) -> Result<Report, ReportError> {
-        report::build(config, results, info)
     }
 }
 

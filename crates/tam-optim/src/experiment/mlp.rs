@@ -1,7 +1,6 @@
-//! The classifier of the image experiments (kiln-core's ReLU [`Mlp`]), and the epochs they
-//! train it for.
+//! The epochs the image experiments train their classifier ([`Mlp`]) for.
 
-pub use kiln_core::nn::Mlp;
+pub use crate::mlp::Mlp;
 use kiln_core::train::{self, FitOptions, Optimize, Progress, SeededRng, cross_entropy};
 
 use super::{AnyOptimizer, DIVERGED, Prepared};

@@ -25,9 +25,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use kiln_core::InvalidConfig;
-use kiln_core::cli::{ExperimentError, Reproduction, Run};
+use kiln_core::cli::{BuildReport, ExperimentError, Reproduction, Run};
 use kiln_core::data::{DatasetChoice, ImageDataset, Normalization};
-use kiln_core::report::{Report, ReportError, RunInfo};
 use kiln_core::train::{ModuleStep, PhaseError, derive_seed};
 
 pub use config::ExperimentConfig;
@@ -213,17 +212,10 @@ impl Reproduction for TamOptim {
     const ABOUT: &'static str = "Reproduce Torque-Aware Momentum's claims: toy stability, i.i.d. training, the label-flipping stream and the learning-rate sweep.";
     type Config = ExperimentConfig;
     type Results = Results;
+    const REPORT: BuildReport<ExperimentConfig, Results> = report::build;
 
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<Results, ExperimentError> {
         run_all(config, &run.device, run.seed, &mut run.phases)
-    }
-
-    fn report(
-        config: &ExperimentConfig,
-        results: &Results,
-        info: RunInfo,
-    ) -> Result<Report, ReportError> {
-        report::build(config, results, info)
     }
 }
 

@@ -27,9 +27,8 @@ pub mod training;
 use burn::module::Module;
 use burn::prelude::*;
 use kiln_core::InvalidConfig;
-use kiln_core::cli::{ExperimentError, Reproduction, Run};
+use kiln_core::cli::{BuildReport, ExperimentError, Reproduction, Run};
 use kiln_core::data::{self, ImageDataset, Split};
-use kiln_core::report::{Report, ReportError, RunInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::baselines::{FrameVit, JointAttention};
@@ -166,18 +165,11 @@ impl Reproduction for TRecViTReproduction {
     const ABOUT: &'static str = "Reproduce TRecViT's claims at small scale: moving MNIST digits against a frame-only ViT and joint space-time attention, streaming latency, and the full-size cost comparison.";
     type Config = ExperimentConfig;
     type Results = RunResults;
+    const REPORT: BuildReport<ExperimentConfig, RunResults> = report::build;
 
     fn run(config: &ExperimentConfig, run: &mut Run) -> Result<RunResults, ExperimentError> {
         let digits = Digits::load(&config.task)?;
         run_on(config, &digits, run)
-    }
-
-    fn report(
-        config: &ExperimentConfig,
-        results: &RunResults,
-        info: RunInfo,
-    ) -> Result<Report, ReportError> {
-        report::build(config, results, info)
     }
 }
 

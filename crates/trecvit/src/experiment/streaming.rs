@@ -1,10 +1,8 @@
 //! The cost of streaming: time and peak memory to take in one new frame after `T` frames, for
 //! each model (the paper's claim is that TRecViT's stays constant in `T`).
 
-use std::time::Instant;
-
 use burn::prelude::*;
-use kiln_core::train::PeakAlloc;
+use kiln_core::train::{PeakAlloc, measure_time};
 
 use super::AnyModel;
 use super::config::ExperimentConfig;
@@ -24,8 +22,9 @@ pub fn frame_cost(
     let [h, w] = config.model.image_size;
     let video = Tensor::<5>::zeros([1, frames + 1, h, w, 1], device);
     let frame = video.clone().slice(s![.., frames..frames + 1]);
-    let mut times = Vec::with_capacity(config.latency_repeats);
-    let peak;
+    let repeats = config.latency_repeats;
+    // `measure_time` makes one untimed call first: the first run of a shape pays for
+    // allocations. Reading the output back waits for the device.
     match model {
         AnyModel::TRecViT(m) => {
             let mut state = StreamState::default();
@@ -34,37 +33,31 @@ pub fn frame_cost(
                 state = m.step(f, state).1;
             }
             let f = frame.squeeze_dim::<4>(1);
-            // One untimed call first: the first run of a shape pays for allocations.
-            let _ = m.step(f.clone(), state.clone()).0.into_data();
-            for _ in 0..config.latency_repeats {
-                let started = Instant::now();
-                let (tokens, _) = m.step(f.clone(), state.clone());
-                let _ = tokens.into_data();
-                times.push(started.elapsed().as_secs_f64());
-            }
-            peak = alloc
-                .measure(|| m.step(f.clone(), state.clone()).0.into_data())
-                .1;
+            let new_frame = || m.step(f.clone(), state.clone()).0.into_data();
+            (
+                measure_time(repeats, || {
+                    new_frame();
+                }),
+                alloc.measure(new_frame).1,
+            )
         }
         AnyModel::FrameVit(m) => {
-            let _ = m.forward(frame.clone()).into_data();
-            for _ in 0..config.latency_repeats {
-                let started = Instant::now();
-                let _ = m.forward(frame.clone()).into_data();
-                times.push(started.elapsed().as_secs_f64());
-            }
-            peak = alloc.measure(|| m.forward(frame.clone()).into_data()).1;
+            let new_frame = || m.forward(frame.clone()).into_data();
+            (
+                measure_time(repeats, || {
+                    new_frame();
+                }),
+                alloc.measure(new_frame).1,
+            )
         }
         AnyModel::JointAttention(m) => {
-            let _ = m.forward(video.clone()).into_data();
-            for _ in 0..config.latency_repeats {
-                let started = Instant::now();
-                let _ = m.forward(video.clone()).into_data();
-                times.push(started.elapsed().as_secs_f64());
-            }
-            peak = alloc.measure(|| m.forward(video.clone()).into_data()).1;
+            let whole_video = || m.forward(video.clone()).into_data();
+            (
+                measure_time(repeats, || {
+                    whole_video();
+                }),
+                alloc.measure(whole_video).1,
+            )
         }
     }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], peak)
 }

@@ -8,8 +8,7 @@ mod pretrained;
 use kiln_core::data::text::BosMode;
 use kiln_core::report::{Heatmap, LinePlot, Report, ReportError, RunInfo, Table};
 
-use super::pretrained::PretrainedResult;
-use super::{ExperimentConfig, LanguageResults};
+use super::{ExperimentConfig, Results};
 use crate::probe::Feed;
 use crate::train::Masking;
 
@@ -202,10 +201,10 @@ impl Figures {
 /// If a metric cannot be serialised.
 pub fn build_report(
     config: &ExperimentConfig,
-    results: &[LanguageResults],
-    pretrained: Option<&PretrainedResult>,
+    results: &Results,
     run_info: RunInfo,
 ) -> Result<Report, ReportError> {
+    let (pretrained, results) = (results.pretrained.as_ref(), &results.languages[..]);
     let mut report = Report::new("Why do LLMs attend to the first token?", run_info);
     let mut figures = Figures::new(config);
     for lang in results {
