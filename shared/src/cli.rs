@@ -54,7 +54,7 @@ pub trait ReproductionConfig: Serialize + DeserializeOwned {
 }
 
 /// A paper's reproduction, as [`main`] drives it: read the config, [`run`](Self::run) the
-/// experiments as resumable phases, then turn the results into a [`report`](Self::report).
+/// experiments as resumable phases, then turn the results into a report ([`REPORT`](Self::REPORT)).
 pub trait Reproduction {
     /// The paper's short name: `noprop` runs as `cargo xtask reproduce noprop`, from the binary
     /// `reproduce-noprop`, into `results/noprop`.

@@ -6,7 +6,7 @@
 //! - [`nn`]: layers (the small decoder language model with RMSNorm, RoPE, attention that returns
 //!   its maps, grouped-query heads, document masks, a KV cache and SwiGLU; the RG-LRU, its
 //!   scans, the causal Conv1D, Griffin's recurrent block and the ViT block);
-//! - [`train`]: the training loop ([`train::fit`]), seeding, metrics, parameter counts,
+//! - [`train`]: the training loop ([`train::fit()`]), seeding, metrics, parameter counts,
 //!   checkpoints, the language-model trainer, statistics over seeds and timing;
 //! - [`data`]: readers for MNIST, Fashion-MNIST (IDX), CIFAR (binary) and the Brown corpus,
 //!   in-memory datasets with seeded subsets and normalised batches, tokenizers and packing;
@@ -14,7 +14,7 @@
 //! - [`backend`]: turn `--backend` / `$KILN_BACKEND` into a Burn [`Device`](burn::prelude::Device);
 //! - [`InvalidConfig`]: the error of every fallible config.
 //!
-//! Feature `reproduce` adds what the `reproduce-<paper>` binaries need: [`cli`] (the
+//! Feature `reproduce` adds what the `reproduce-<paper>` binaries need: `cli` (the
 //! `Reproduction` trait and the one `main` every binary calls), `report` (claims tables,
 //! Markdown tables, `metrics.json`, SVG plots), progress bars, resumable phases, peak-memory
 //! measurement and the dataset registry. Feature `npz` adds `npz`, NumPy's `.npy` arrays and

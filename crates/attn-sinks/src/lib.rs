@@ -21,9 +21,9 @@
 //! - [`train`]: one pre-training run (context length, ⟨bos⟩ packing, masking; §4);
 //! - [`probe`]: what is measured in a trained model (sink rates with and without ⟨bos⟩, the
 //!   active-dormant head, value norms, perturbation spread; §3, Table 2, Fig. 2);
-//! - [`experiment`]: the context sweep (Fig. 5), the packing grid (Table 2) and the report;
-//! - [`pretrained`]: the same measurements on SmolLM2-135M (Tables 1 and 3, Fig. 2);
-//! - [`report`]: the claims table, the tables and figures of the report.
+//! - `experiment` (feature `reproduce`): the context sweep (Fig. 5), the packing grid (Table 2),
+//!   the same measurements on SmolLM2-135M (Tables 1 and 3, Fig. 2, in `experiment::pretrained`)
+//!   and the report (`experiment::report`).
 //!
 //! The decoder, packing and the language-model trainer are in `kiln-core`.
 

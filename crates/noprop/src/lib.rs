@@ -24,7 +24,7 @@
 //! - [`fm`]: NoProp-FM (flow matching);
 //! - [`backprop`]: the end-to-end baseline built from the same blocks;
 //! - [`config`]: RON configs and the Table 4 presets;
-//! - [`experiment`]: the reproduction behind `cargo xtask reproduce noprop`.
+//! - `experiment` (feature `reproduce`): the reproduction behind `cargo xtask reproduce noprop`.
 //!
 //! Training three blocks of a small MLP denoiser for one step each, then predicting:
 //!

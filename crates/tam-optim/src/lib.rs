@@ -36,7 +36,7 @@
 //! model twice: a [`ModuleVisitor`](burn::module::ModuleVisitor) sums the three dot products,
 //! then a [`ModuleMapper`](burn::module::ModuleMapper) applies the update.
 //! [`CosineScope::PerTensor`] gives each parameter tensor its own cosine and `ŝ`; it also comes as
-//! a plain [`burn::optim::Optimizer`] ([`TorqueConfig::build_per_tensor`]) for Burn's
+//! a plain [`burn::optim::Optimizer`] ([`TamConfig::build_per_tensor`]) for Burn's
 //! [`ModuleOptimizer`](burn::optim::ModuleOptimizer), parameter groups and `Learner`.
 //!
 //! ## Use

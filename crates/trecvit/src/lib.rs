@@ -33,7 +33,7 @@
 //! mini-ablations of Table 1 switch them off one at a time: `conv_taps: 0` drops the Conv1D, and
 //! `lru_gates: false` drops both gates (`g_x = 1`, `a_t = r`).
 //!
-//! The released JAX checkpoints load through [`checkpoint`] ([`load_flax_npz`]), and
+//! The released JAX checkpoints load through `checkpoint::load_flax_npz` (feature `npz`), and
 //! [`TRecViT::classify_clips`] classifies a long video as the released wrapper does: clips of a
 //! fixed length, each from a fresh state, their predictions averaged.
 //!

@@ -1,7 +1,7 @@
 //! Getting a dataset's files out of one source, with the ordinary client of each registry.
 //!
 //! An [`Acquire`] implementation only has to put candidate files into a staging folder; it does
-//! not decide whether they are right. [`crate::fetch`] checks every file against the registry and
+//! not decide whether they are right. [`crate::fetch()`] checks every file against the registry and
 //! only then moves it into place, so a source that hands over wrong or partial bytes can never
 //! leave them in the data directory.
 

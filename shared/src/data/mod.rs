@@ -4,7 +4,7 @@
 //! Readers take a path and reject malformed files with a [`DataError`] that names the file and
 //! the problem. With `reproduce`, registry data lives under the data directory
 //! (`$KILN_DATA_DIR`, else `./data`), one folder per registry dataset, filled by
-//! `cargo xtask data fetch <name>` ([`dataset_dir`]).
+//! `cargo xtask data fetch <name>` (`dataset_dir`).
 
 #[cfg(feature = "reproduce")]
 mod choice;

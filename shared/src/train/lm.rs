@@ -22,7 +22,7 @@ use crate::nn::Decoder;
 /// `warmup_cosine_matches_burns_schedulers_within_the_run` shows: Burn's linear warm-up followed
 /// by `CosineAnnealingLrScheduler` gives the same rates within the run (to rounding), but its
 /// cosine turns back up after `num_iters`, and its schedulers are stateful iterators, while
-/// [`fit`](super::fit) and [`LmTrainer`] ask for the rate of any step (a resumed run starts at
+/// [`fit`](super::fit()) and [`LmTrainer`] ask for the rate of any step (a resumed run starts at
 /// its checkpoint's step) as a pure function of the step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

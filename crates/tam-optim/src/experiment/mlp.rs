@@ -27,7 +27,7 @@ pub struct EpochPlan {
 }
 
 /// Trains `model` with `optim` for the passes of `plan` over `data.train`, in the order `rng`
-/// draws, stopping at the first loss beyond [`diverged`]'s limit.
+/// draws, stopping at the first loss beyond [`DIVERGED`].
 pub fn fit(
     data: &Prepared,
     mut model: Mlp,
