@@ -10,45 +10,15 @@ use std::time::Instant;
 use burn::prelude::*;
 use kiln_core::data::DataError;
 use kiln_core::data::text::{BosMode, Packer};
-use kiln_core::nn::{Decoder, DecoderConfig, RopeLayout};
+use kiln_core::nn::Decoder;
 use kiln_core::train::{LmBatch, LmTrainer, SeededRng, WarmupCosine, derive_seed};
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Corpus;
 
-/// Size of the decoder (vocabulary and maximum length come from the corpus and the run).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// Residual width.
-    pub d_model: usize,
-    /// Number of decoder blocks.
-    pub n_layers: usize,
-    /// Attention heads per block.
-    pub n_heads: usize,
-    /// Hidden width of the SwiGLU MLP.
-    pub ffn_hidden: usize,
-}
-
-impl ModelConfig {
-    /// The decoder: RoPE, pre-norm RMSNorm, SwiGLU, no biases, tied embeddings (Gu et al.'s
-    /// LLaMA-style recipe of §4).
-    pub fn decoder(&self, vocab_size: usize, max_len: usize) -> DecoderConfig {
-        DecoderConfig {
-            vocab_size,
-            d_model: self.d_model,
-            n_layers: self.n_layers,
-            n_heads: self.n_heads,
-            n_kv_heads: self.n_heads,
-            ffn_hidden: self.ffn_hidden,
-            max_len,
-            rope_base: 10_000.0,
-            rope_layout: RopeLayout::Halves,
-            norm_eps: 1e-5,
-            tied_embeddings: true,
-        }
-    }
-}
+/// Size of the decoder (vocabulary and maximum length come from the corpus and the run). The shape: RoPE, pre-norm RMSNorm, SwiGLU, no biases and (as [`ModelConfig::config`]
+/// is called here) tied embeddings, Gu et al.'s LLaMA-style recipe of §4.
+pub type ModelConfig = kiln_core::nn::DecoderShape;
 
 /// Optimisation, shared by every run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -151,7 +121,7 @@ pub fn train(
     let train_device = device.clone().autodiff();
     train_device.seed(derive_seed(seed, "init"));
     let mut decoder = model
-        .decoder(corpus.vocab_size, spec.context)
+        .config(corpus.vocab_size, spec.context, true)
         .init(&train_device);
     let mut trainer = LmTrainer::new(
         WarmupCosine {

@@ -15,6 +15,7 @@ pub mod idx;
 pub mod images;
 #[cfg(feature = "reproduce")]
 mod registry;
+pub mod sampling;
 pub mod text;
 
 #[cfg(feature = "reproduce")]
@@ -27,3 +28,4 @@ pub use images::{ImageDataset, ImageShape, Normalization, Split, load_mnist_like
 pub use kiln_fetch as fetch;
 #[cfg(feature = "reproduce")]
 pub use registry::{brown_tarball, dataset_dir};
+pub use sampling::WeightedSampler;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::InvalidConfig;
 use crate::nn::SHARED_SEGMENT;
 
 /// Ids of the special tokens every tokenizer reserves.
@@ -104,6 +105,32 @@ impl WordTokenizer {
             .map(|(i, w)| (w.clone(), i as u32))
             .collect();
         Self { words, index }
+    }
+
+    /// A vocabulary of exactly `words`, in order (word `i` has id `i`), for a language whose
+    /// words are known in advance (a synthetic world). Words are stored as [`split`](Self::split)
+    /// would produce them, so each must be a single lower-case word or punctuation mark.
+    ///
+    /// # Errors
+    /// If a word is repeated, or is not one token of [`split`](Self::split), with that word.
+    pub fn from_words(words: Vec<String>) -> Result<Self, InvalidConfig> {
+        let mut index = HashMap::with_capacity(words.len());
+        for (i, w) in words.iter().enumerate() {
+            crate::ensure_config!(
+                Self::split(w) == [w.clone()],
+                "{w:?} is not a single lower-case word or mark"
+            );
+            crate::ensure_config!(
+                index.insert(w.clone(), i as u32).is_none(),
+                "{w:?} appears twice in the vocabulary"
+            );
+        }
+        Ok(Self { words, index })
+    }
+
+    /// The id of `word`, if it is in the vocabulary.
+    pub fn id(&self, word: &str) -> Option<u32> {
+        self.index.get(word).copied()
     }
 
     /// Id of words not in the vocabulary.

@@ -148,6 +148,20 @@ impl CausalSelfAttention {
         }
     }
 
+    /// This layer with its attention probabilities replaced by `probs` (`[B, H, T, S]`, rows
+    /// summing to one): only the values and the output projection see `x`, so queries and keys
+    /// get no gradient. Used to patch in another model's attention; `probs` is taken as it is
+    /// (detach it for a stop-gradient). No cache: `S = T`.
+    pub fn forward_with_probs(&self, x: Tensor<3>, probs: Tensor<4>) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let v = self
+            .value
+            .forward(x)
+            .reshape([b, t, self.n_kv_heads, self.head_dim])
+            .swap_dims(1, 2);
+        self.mix(probs, repeat_kv(v, self.n_heads / self.n_kv_heads))
+    }
+
     /// `[B, T, d_model]` → `[B, T, d_model]`, and the attention probabilities `[B, H, T, S]`
     /// when `keep_maps`. With a cache, `x` holds only the new positions; their keys and values
     /// are appended to it.
@@ -179,12 +193,17 @@ impl CausalSelfAttention {
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt());
         let scores = scores.mask_fill(mask.blocked.clone().expand([b, h, t, s]), -1.0e9);
         let probs = softmax(scores, 3);
+        (self.mix(probs.clone(), v), keep_maps.then_some(probs))
+    }
+
+    /// `W_O · (P V)` with the heads merged back: `[B, H, T, S]` × `[B, H, S, d_h]` → `[B, T, d]`.
+    fn mix(&self, probs: Tensor<4>, v: Tensor<4>) -> Tensor<3> {
+        let [b, h, t, _] = probs.dims();
         let context = probs
-            .clone()
             .matmul(v)
             .swap_dims(1, 2)
-            .reshape([b, t, h * dh]);
-        (self.output.forward(context), keep_maps.then_some(probs))
+            .reshape([b, t, h * self.head_dim]);
+        self.output.forward(context)
     }
 }
 

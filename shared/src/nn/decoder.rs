@@ -42,6 +42,46 @@ pub struct DecoderConfig {
     pub tied_embeddings: bool,
 }
 
+/// The four numbers that size a small decoder trained from scratch; [`config`](Self::config)
+/// fills in the rest the way the papers trained here do (RoPE base 10,000 in halves, RMSNorm
+/// ε = 1e-5, one key/value head per query head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderShape {
+    /// Residual width.
+    pub d_model: usize,
+    /// Number of decoder blocks.
+    pub n_layers: usize,
+    /// Attention heads per block.
+    pub n_heads: usize,
+    /// Hidden width of the SwiGLU MLP.
+    pub ffn_hidden: usize,
+}
+
+impl DecoderShape {
+    /// The whole configuration, for `vocab_size` tokens and sequences up to `max_len`.
+    pub fn config(
+        &self,
+        vocab_size: usize,
+        max_len: usize,
+        tied_embeddings: bool,
+    ) -> DecoderConfig {
+        DecoderConfig {
+            vocab_size,
+            d_model: self.d_model,
+            n_layers: self.n_layers,
+            n_heads: self.n_heads,
+            n_kv_heads: self.n_heads,
+            ffn_hidden: self.ffn_hidden,
+            max_len,
+            rope_base: 10_000.0,
+            rope_layout: RopeLayout::Halves,
+            norm_eps: 1e-5,
+            tied_embeddings,
+        }
+    }
+}
+
 impl DecoderConfig {
     /// Builds a randomly initialised decoder.
     pub fn init(&self, device: &Device) -> Decoder {
@@ -90,6 +130,32 @@ pub struct DecoderBlock {
     pub mlp_norm: RmsNorm,
     /// SwiGLU MLP.
     pub mlp: SwiGlu,
+}
+
+impl DecoderBlock {
+    /// The rest of the layer once attention has run: `h ← h + a`, `h ← h + SwiGLU(RMSNorm(h))`.
+    fn finish(&self, h: Tensor<3>, a: Tensor<3>) -> Tensor<3> {
+        let h = h + a;
+        h.clone() + self.mlp.forward(self.mlp_norm.forward(h))
+    }
+}
+
+/// Attention probabilities to use instead of a decoder's own, per layer (`None`: the layer's
+/// own attention), each `[B, H, T, T]`. Built from another model's captured maps
+/// ([`DecoderOutput::attention`]), detached so that no gradient flows into that model.
+#[derive(Debug, Clone, Default)]
+pub struct AttentionOverride {
+    /// One entry per layer from the first; missing trailing layers use their own attention.
+    pub maps: Vec<Option<Tensor<4>>>,
+}
+
+impl AttentionOverride {
+    /// Every layer patched with `maps` (one per layer), detached: a stop-gradient.
+    pub fn all_layers(maps: Vec<Tensor<4>>) -> Self {
+        Self {
+            maps: maps.into_iter().map(|m| Some(m.detach())).collect(),
+        }
+    }
 }
 
 /// The decoder.
@@ -184,13 +250,66 @@ impl Decoder {
                 layer_cache,
                 keep_internals,
             );
-            h = h + a;
-            h = h.clone() + block.mlp.forward(block.mlp_norm.forward(h));
+            h = block.finish(h, a);
             if keep_internals {
                 attention.extend(maps);
                 hidden.push(h.clone());
             }
         }
+        self.head(h, attention, hidden)
+    }
+
+    /// Runs `tokens` (`[B, T]`, causal, no cache) with the attention probabilities of layer
+    /// `l` replaced by `attention.maps[l]` wherever it is `Some` (`[B, H, T, T]`): the
+    /// attention-override path for patching one model's attention patterns into another.
+    /// Given the model's own maps it reproduces [`forward`](Self::forward). Returns the
+    /// logits and, when `keep_internals`, the maps actually used and the hidden states.
+    ///
+    /// # Panics
+    /// If `attention` names more layers than the model has.
+    pub fn forward_with_attention(
+        &self,
+        tokens: Tensor<2, Int>,
+        attention: &AttentionOverride,
+        keep_internals: bool,
+    ) -> DecoderOutput {
+        assert!(
+            attention.maps.len() <= self.blocks.len(),
+            "an attention override for {} layers, but the model has {}",
+            attention.maps.len(),
+            self.blocks.len()
+        );
+        let [b, t] = tokens.dims();
+        let mask = AttentionMask::causal(b, t, 0, &tokens.device());
+        let mut h = self.embedding.forward(tokens);
+        let (mut used, mut hidden) = (Vec::new(), Vec::new());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let x = block.attn_norm.forward(h.clone());
+            let (a, maps) = match attention.maps.get(i).cloned().flatten() {
+                Some(probs) => (
+                    block.attn.forward_with_probs(x, probs.clone()),
+                    keep_internals.then_some(probs),
+                ),
+                None => block
+                    .attn
+                    .forward(x, &self.rope, &mask, None, keep_internals),
+            };
+            h = block.finish(h, a);
+            if keep_internals {
+                used.extend(maps);
+                hidden.push(h.clone());
+            }
+        }
+        self.head(h, used, hidden)
+    }
+
+    /// The final norm and the output projection.
+    fn head(
+        &self,
+        h: Tensor<3>,
+        attention: Vec<Tensor<4>>,
+        hidden: Vec<Tensor<3>>,
+    ) -> DecoderOutput {
         let h = self.norm.forward(h);
         let logits = match &self.lm_head {
             Some(head) => head.forward(h),

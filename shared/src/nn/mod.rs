@@ -21,7 +21,10 @@ pub mod vit;
 pub use attention::{AttentionMask, CausalSelfAttention, KvCache, SHARED_SEGMENT};
 pub use block_diagonal::BlockDiagonalLinear;
 pub use conv1d::CausalConv1d;
-pub use decoder::{Decoder, DecoderBlock, DecoderCache, DecoderConfig, DecoderOutput, Sampling};
+pub use decoder::{
+    AttentionOverride, Decoder, DecoderBlock, DecoderCache, DecoderConfig, DecoderOutput,
+    DecoderShape, Sampling,
+};
 pub use mlp::SwiGlu;
 pub use norm::{RmsNorm, RmsNormConfig, rms_norm};
 pub use recurrent_block::{RecurrentBlock, RecurrentBlockConfig, RecurrentState};

@@ -122,6 +122,7 @@ struct TrainerState {
 }
 
 /// AdamW (β = 0.9/0.95, ε = 1e-8, the usual language-model settings) on a schedule.
+#[derive(Clone)]
 pub struct LmTrainer {
     optim: ModuleOptimizer,
     schedule: WarmupCosine,
@@ -146,6 +147,14 @@ impl LmTrainer {
             .init()
     }
 
+    /// The same optimizer state (moments, step counter) on another schedule: fine-tuning
+    /// that keeps the pre-training moments. The schedule is read at the absolute step, so a
+    /// constant one (`peak == min`) is the usual choice here.
+    pub fn with_schedule(mut self, schedule: WarmupCosine) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
     /// Steps taken so far.
     pub fn step_count(&self) -> usize {
         self.step
@@ -153,8 +162,21 @@ impl LmTrainer {
 
     /// One optimizer step on `batch`; returns the model and the loss before the step.
     pub fn step(&mut self, model: Decoder, batch: &LmBatch) -> (Decoder, f64) {
-        let out = model.forward(batch.tokens.clone(), batch.segments.as_deref(), None, false);
-        let loss = masked_cross_entropy(out.logits, batch.targets.clone(), batch.loss_mask.clone());
+        self.step_with(model, |model| {
+            let out = model.forward(batch.tokens.clone(), batch.segments.as_deref(), None, false);
+            masked_cross_entropy(out.logits, batch.targets.clone(), batch.loss_mask.clone())
+        })
+    }
+
+    /// One optimizer step on the scalar loss that `loss` computes from the model (another
+    /// forward pass, an attention override, extra terms); returns the model and that loss
+    /// before the step.
+    pub fn step_with(
+        &mut self,
+        model: Decoder,
+        loss: impl FnOnce(&Decoder) -> Tensor<1>,
+    ) -> (Decoder, f64) {
+        let loss = loss(&model);
         let value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = self.schedule.lr(self.step);

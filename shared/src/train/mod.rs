@@ -14,6 +14,7 @@ pub mod phases;
 #[cfg(feature = "reproduce")]
 pub mod progress;
 pub mod rng;
+pub mod spans;
 pub mod stats;
 pub mod timing;
 
@@ -31,6 +32,7 @@ pub use phases::{PhaseError, PhaseStore};
 #[cfg(feature = "reproduce")]
 pub use progress::Progress;
 pub use rng::{SeededRng, derive_seed};
+pub use spans::{LabelledSpan, SpanScore, SpanSummary, TokenScores};
 pub use stats::Summary;
 pub use timing::{measure_time, timed};
 

@@ -44,6 +44,10 @@ pub fn parameter_values<M: Module>(module: &M) -> Vec<f32> {
 /// generator whenever the first forward pass (or a read) happens to reach them, and two models
 /// built after the same seed can differ. Call it at the end of a model's `init`, right after
 /// seeding, and the weights depend on the seed alone.
+///
+/// A model handed to another thread must be materialized first: otherwise that thread draws its
+/// weights from the shared generator whenever it first computes, and two models trained in two
+/// threads swap draws from run to run (measured in the fact-learning reproduction).
 pub fn materialize<M: Module>(module: &M) {
     struct Touch;
     impl ModuleVisitor for Touch {

@@ -216,7 +216,7 @@ pub fn run_language(
         device.seed(derive_seed(config.seed, "untrained"));
         let model = config
             .model
-            .decoder(corpus.vocab_size, config.grid_context)
+            .config(corpus.vocab_size, config.grid_context, true)
             .init(device);
         Ok::<_, ExperimentError>(UntrainedResult {
             language: plan.language,
