@@ -49,7 +49,7 @@ pub const PAPERS: &[Paper] = &[
     Paper {
         name: "fact-learning",
         title: "How do language models learn facts? Dynamics, curricula and hallucinations",
-        reproduces: "three-phase learning of synthetic biographies, curricula, hallucination",
+        reproduces: "synthetic biographies: three phases, plateau vs N, imbalance, hallucination, fine-tuning",
         datasets: &[],
     },
     Paper {
