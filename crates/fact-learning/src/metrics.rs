@@ -49,21 +49,6 @@ pub fn confidence_stats(model: &Decoder, batch: &BioBatch) -> SpanSummary {
     SpanSummary::of(&value_scores(logits, batch))
 }
 
-/// The same summary per attribute, in [`Attribute::ALL`] order.
-pub fn per_attribute(scores: &[SpanScore]) -> Vec<(Attribute, SpanSummary)> {
-    Attribute::ALL
-        .iter()
-        .map(|&a| {
-            let mine: Vec<SpanScore> = scores
-                .iter()
-                .filter(|s| s.label == a as usize)
-                .copied()
-                .collect();
-            (a, SpanSummary::of(&mine))
-        })
-        .collect()
-}
-
 /// The end of the plateau: the first `step` of `curve` (`(step, attribute loss)`, in step
 /// order) whose loss is below `baseline − delta`; `None` if the curve never gets there.
 pub fn plateau_end(curve: &[(usize, f64)], baseline: f64, delta: f64) -> Option<usize> {
