@@ -420,3 +420,42 @@ mod tests {
         assert_eq!(program_fingerprint(), program_fingerprint());
     }
 }
+
+/// Helpers for the config tests every paper crate runs on its shipped configs.
+pub mod config_tests {
+    use std::path::{Path, PathBuf};
+
+    use super::ReproductionConfig;
+
+    /// `configs/<paper>/<scale>.ron` of the workspace, seen from a paper crate's manifest folder
+    /// (`env!("CARGO_MANIFEST_DIR")`).
+    pub fn shipped(manifest_dir: &str, paper: &str, scale: &str) -> PathBuf {
+        Path::new(manifest_dir).join(format!("../../configs/{paper}/{scale}.ron"))
+    }
+
+    /// The error message of loading `path` with its first `from` replaced by `to`, written as
+    /// `bad.ron` in a fresh temporary folder (so the message must name that file).
+    ///
+    /// # Panics
+    /// If the file cannot be read, lacks `from`, or loads without error: a failed test.
+    pub fn load_edited<C: ReproductionConfig>(path: &Path, from: &str, to: &str) -> String {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        assert!(text.contains(from), "{} has no `{from}`", path.display());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("kiln-config-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let edited = dir.join("bad.ron");
+        std::fs::write(&edited, text.replacen(from, to, 1))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", edited.display()));
+        let message = match C::load(&edited) {
+            Ok(_) => panic!("`{from}` → `{to}` still loads"),
+            Err(e) => e.to_string(),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        message
+    }
+}

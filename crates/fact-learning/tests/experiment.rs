@@ -2,16 +2,16 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::prelude::*;
-use kiln_core::cli::{Reproduction, ReproductionConfig, Run};
+use kiln_core::cli::{Reproduction, ReproductionConfig, Run, config_tests};
 use kiln_core::report::RunInfo;
 use kiln_core::train::device_rng_lock;
 use kiln_fact_learning::experiment::{self, ExperimentConfig, FactLearning};
 
 fn config_path(scale: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/fact-learning/{scale}.ron"))
+    config_tests::shipped(env!("CARGO_MANIFEST_DIR"), "fact-learning", scale)
 }
 
 #[test]
@@ -23,12 +23,7 @@ fn shipped_configs_parse_and_validate() {
 }
 
 fn load_edited(from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(config_path("smoke")).unwrap();
-    assert!(text.contains(from), "the smoke config has no `{from}`");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.ron");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    ExperimentConfig::load(&path).unwrap_err().to_string()
+    config_tests::load_edited::<ExperimentConfig>(&config_path("smoke"), from, to)
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! - Language: RMSNorm, rotary embeddings, causal attention that can return its maps (with
 //!   grouped-query heads, intra-document masks and a KV cache), SwiGLU, and a small Llama-style
 //!   decoder with greedy and temperature sampling.
+//! - Images: a plain ReLU multi-layer perceptron.
 //! - Sequences and video: the diagonal linear scan (three implementations), the real-gated LRU,
 //!   a causal depthwise Conv1D with a cache, Griffin's recurrent block, and the pre-LN ViT block.
 
@@ -12,6 +13,7 @@ pub mod conv1d;
 pub mod decoder;
 pub mod mlp;
 pub mod norm;
+pub mod perceptron;
 pub mod recurrent_block;
 pub mod rglru;
 pub mod rope;
@@ -27,6 +29,7 @@ pub use decoder::{
 };
 pub use mlp::SwiGlu;
 pub use norm::{RmsNorm, RmsNormConfig, rms_norm};
+pub use perceptron::Mlp;
 pub use recurrent_block::{RecurrentBlock, RecurrentBlockConfig, RecurrentState};
 pub use rglru::{DecayInit, RgLru, RgLruConfig};
 pub use rope::{Rope, RopeLayout};

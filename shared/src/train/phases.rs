@@ -45,6 +45,12 @@ pub enum PhaseError {
         /// The JSON error.
         source: serde_json::Error,
     },
+    /// A job of [`PhaseStore::run_parallel`] finished without its result being saved.
+    #[error("phase `{phase}` finished but its result was not saved")]
+    Missing {
+        /// The phase.
+        phase: String,
+    },
 }
 
 impl PhaseStore {
@@ -112,6 +118,77 @@ impl PhaseStore {
         Ok(result)
     }
 
+    /// The result of every job, in order: saved ones are read back, the others run `workers`
+    /// at a time on their own threads, each saved as its phase (named by the job) as soon as it
+    /// finishes, so an interrupted run keeps whatever finished. A failing job stops the run
+    /// after the jobs already started; what they finish is still saved.
+    ///
+    /// # Errors
+    /// The first job's error, or a phase that cannot be saved or read back.
+    pub fn run_parallel<I, T, E>(
+        &mut self,
+        jobs: Vec<(String, I)>,
+        workers: usize,
+        work: impl Fn(I) -> Result<T, E> + Sync,
+    ) -> Result<Vec<T>, E>
+    where
+        I: Send,
+        T: Serialize + DeserializeOwned + Send,
+        E: From<PhaseError> + Send,
+    {
+        let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
+        let pending: Vec<(String, I)> = jobs
+            .into_iter()
+            .filter(|(name, _)| !self.is_done(name))
+            .rev()
+            .collect();
+        let queue = std::sync::Mutex::new(pending);
+        let (sender, finished) = std::sync::mpsc::channel::<(String, Result<T, E>)>();
+        let mut first_error = None;
+        std::thread::scope(|scope| {
+            for _ in 0..workers.max(1) {
+                let (queue, sender, work) = (&queue, sender.clone(), &work);
+                scope.spawn(move || {
+                    loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.pop());
+                        let Some((name, input)) = next else { return };
+                        let result = work(input);
+                        let failed = result.is_err();
+                        if sender.send((name, result)).is_err() || failed {
+                            if let Ok(mut q) = queue.lock() {
+                                q.clear();
+                            }
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            for (name, result) in finished {
+                let saved = match result {
+                    Ok(value) => self.run(&name, || Ok::<T, E>(value)).map(drop),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = saved {
+                    first_error.get_or_insert(e);
+                }
+            }
+        });
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.run(name, || {
+                    Err(E::from(PhaseError::Missing {
+                        phase: name.clone(),
+                    }))
+                })
+            })
+            .collect()
+    }
+
     fn save(&self) -> Result<(), PhaseError> {
         let Some(path) = &self.path else {
             return Ok(());
@@ -165,6 +242,24 @@ mod tests {
         assert_eq!((a, b), (a2, b2));
         let c: u32 = store.run("c", || Result::Ok(3)).unwrap();
         assert_eq!(c, 3);
+    }
+
+    #[test]
+    fn parallel_jobs_are_saved_in_order_and_not_run_twice() {
+        let mut store = PhaseStore::in_memory();
+        let _: u64 = store.run("job-1", || Result::Ok(100)).unwrap();
+        let jobs: Vec<(String, u64)> = (0..5).map(|i| (format!("job-{i}"), i)).collect();
+        let out: Vec<u64> = store
+            .run_parallel(jobs, 2, |i| -> Result<u64> { Ok(i * i) })
+            .unwrap();
+        // job-1 was done before: its saved value comes back, it is not recomputed.
+        assert_eq!(out, vec![0, 100, 4, 9, 16]);
+        let failed: Result<Vec<u64>> = store.run_parallel(vec![("bad".into(), 0)], 2, |_| {
+            Err(PhaseError::Missing {
+                phase: "bad".into(),
+            })
+        });
+        assert!(failed.is_err() && !store.is_done("bad"));
     }
 
     #[test]
