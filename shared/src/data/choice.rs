@@ -19,6 +19,9 @@ pub enum DatasetChoice {
         /// Folder holding `data_batch_1.bin` … `test_batch.bin`.
         dir: PathBuf,
     },
+    /// Generated 14×14 stand-in images ([`ImageDataset::synthetic_rows`]: 2,000 training and
+    /// 500 test images), for smoke runs and tests that must not need a download.
+    Synthetic,
     /// CIFAR-100 binary files (fine labels) in a folder you supply.
     Cifar100 {
         /// Folder holding `train.bin` and `test.bin`.
@@ -32,6 +35,7 @@ impl DatasetChoice {
         match self {
             DatasetChoice::Mnist => "MNIST",
             DatasetChoice::FashionMnist => "Fashion-MNIST",
+            DatasetChoice::Synthetic => "synthetic rows",
             DatasetChoice::Cifar10 { .. } => "CIFAR-10",
             DatasetChoice::Cifar100 { .. } => "CIFAR-100",
         }
@@ -49,6 +53,10 @@ impl DatasetChoice {
         match self {
             DatasetChoice::Mnist => mnist_like("mnist"),
             DatasetChoice::FashionMnist => mnist_like("fashion-mnist"),
+            DatasetChoice::Synthetic => Ok((
+                ImageDataset::synthetic_rows(2000, 1),
+                ImageDataset::synthetic_rows(500, 2),
+            )),
             DatasetChoice::Cifar10 { dir } => Ok((
                 load_cifar(dir, CifarKind::Cifar10, Split::Train)?,
                 load_cifar(dir, CifarKind::Cifar10, Split::Test)?,

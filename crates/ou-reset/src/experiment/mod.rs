@@ -175,7 +175,7 @@ impl Pools {
             choices.push(&s.dataset);
         }
         if choices.is_empty() || config.cost_steps.is_some() && jobs.is_empty() {
-            choices.push(&DatasetChoice::Mnist);
+            choices.push(&DatasetChoice::Synthetic);
         }
         let mut pools: Vec<(String, ImagePool)> = Vec::new();
         for choice in choices {

@@ -98,14 +98,13 @@ fn over_seeds(runs: &[&StreamRun], f: impl Fn(&StreamRun) -> f64) -> Summary {
 fn settings(config: &ExperimentConfig) -> String {
     let m = &config.methods;
     format!(
-        "Scale `{}`, seeds {:?}. MLP {}-{}-10 (ReLU) on {} images average-pooled {}×{}, batch {}, SGD α = {}. \
+        "Scale `{}`, seeds {:?}. MLP with hidden widths {} and ReLU on {} images average-pooled {}×{}, batch {}, SGD α = {}. \
          Soft resets: prior mean {:?}, σ₀² from the initial draw (floor {}); Soft Reset `{:?}`; Proximal `{:?}`; \
          Bayesian `{:?}`. L2 Init λ = {}; Shrink & Perturb ({}, {}) at the boundaries; Hard Reset at the boundaries \
          (the oracle baselines read the task boundaries; the learned soft resets never do). \
          Per-task accuracy is the training accuracy of the incoming batches before each update, averaged over the task.",
         config.scale,
         config.seeds,
-        784 / (config.pool * config.pool),
         config
             .hidden
             .iter()
