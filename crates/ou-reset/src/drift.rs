@@ -1,4 +1,5 @@
-//! The Ornstein–Uhlenbeck drift toward the prior (the paper's §3 drift model).
+//! The Ornstein–Uhlenbeck drift toward the prior (the paper's drift model; its section and
+//! equation numbers could not be read, so none are cited).
 //!
 //! For one group with prior `N(μ₀, σ₀²)` and drift parameter `γ ∈ [0, 1]`,
 //!

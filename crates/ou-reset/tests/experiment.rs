@@ -37,6 +37,8 @@ fn bad_configs_are_errors_that_say_what_is_wrong() {
     assert!(message.contains("belief_rho"), "{message}");
     let message = load_edited("fractions: [0.4]", "fractions: [1.4]");
     assert!(message.contains("fractions"), "{message}");
+    let message = load_edited("pool: 2", "pool: 30");
+    assert!(message.contains("pool"), "{message}");
     let message = load_edited("workers: 2", "workers: 0");
     assert!(message.contains("workers"), "{message}");
 }

@@ -421,7 +421,7 @@ fn streams_draw_tasks_deterministically() {
 
 /// The toy's soft reset, with the setting calibrated once on observation seed 11 and frozen:
 /// `η_γ = 0.1` from `γ = 1`, `ρ = ρ_b = 3`, `α = 0.05`, prior `N(0, 4)`.
-pub fn toy_soft_reset(model: &ScalarMean) -> SoftReset<burn::optim::ModuleOptimizer> {
+fn toy_soft_reset(model: &ScalarMean) -> SoftReset<burn::optim::ModuleOptimizer> {
     let prior = InitPrior::from_model(model, PriorMean::Zero, VarRule::Fixed(4.0));
     let cfg = SoftResetConfig {
         granularity: Granularity::PerLayer,

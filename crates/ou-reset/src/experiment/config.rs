@@ -255,6 +255,11 @@ impl ReproductionConfig for ExperimentConfig {
         positive("workers", self.workers)?;
         positive("images", self.images)?;
         positive("pool", self.pool)?;
+        kiln_core::ensure_config!(
+            self.pool <= 14,
+            "pool = {} would leave no pixels of a 28×28 image (at most 14)",
+            self.pool
+        );
         positive("batch_size", self.batch_size)?;
         kiln_core::ensure_config!(
             !self.hidden.contains(&0),
