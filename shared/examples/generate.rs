@@ -1,4 +1,5 @@
-//! Text from SmolLM2-135M-Instruct (or any Llama GGUF file) on the shared decoder.
+//! Text from SmolLM2-135M-Instruct (or any Llama GGUF file) on the inference engine
+//! ([`kiln_core::lm::LmEngine`]), the weights kept in their quantised blocks.
 //!
 //! ```sh
 //! cargo xtask data fetch smollm2
@@ -13,10 +14,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use burn::prelude::*;
 use kiln_core::data::text::Tokenizer;
-use kiln_core::gguf::{BpeTokenizer, ChatMessage, GgufFile, chat_prompt, load_llama};
-use kiln_core::nn::Sampling;
+use kiln_core::gguf::{BpeTokenizer, ChatMessage, GgufFile, chat_prompt};
+use kiln_core::lm::{GenerateOptions, LmEngine, Request, Sampler};
 
 fn main() -> std::process::ExitCode {
     kiln_core::cli::exit_code(run())
@@ -31,7 +31,7 @@ fn run() -> anyhow::Result<()> {
         match arg.as_str() {
             "--chat" => chat = true,
             "--max-new" => max_new = value("--max-new")?.parse()?,
-            "--temperature" => temperature = Some(value("--temperature")?.parse::<f64>()?),
+            "--temperature" => temperature = Some(value("--temperature")?.parse::<f32>()?),
             "--model" => model = Some(PathBuf::from(value("--model")?)),
             flag if flag.starts_with("--") => bail!("unknown option {flag}"),
             text => prompt = Some(text.to_string()),
@@ -59,42 +59,41 @@ fn run() -> anyhow::Result<()> {
     if ids.is_empty() {
         bail!("the prompt is empty: give some text to continue");
     }
-    let device = Device::default();
-    let (model, config) = load_llama(&file, ids.len() + max_new, &device)?;
-    if ids.len() + max_new > config.max_len {
-        bail!(
-            "{} prompt tokens + {max_new} new ones exceed the model's context of {}",
-            ids.len(),
-            config.max_len
-        );
-    }
+    let engine = LmEngine::from_gguf(&file, ids.len() + max_new)?;
     eprintln!(
         "loaded {} in {:.1} s",
         path.display(),
         started.elapsed().as_secs_f64()
     );
-    let sampling = match temperature {
-        Some(temperature) => Sampling::Temperature {
-            temperature,
-            seed: 0,
-        },
-        None => Sampling::Greedy,
+    let sampler = match temperature {
+        Some(t) => Sampler::temperature(t),
+        None => Sampler::greedy(),
     };
-    let started = Instant::now();
-    let mut out = model.generate(&ids, max_new, sampling, true, &device);
-    let seconds = started.elapsed().as_secs_f64();
     // Stop at the end of the reply.
-    let stop = [
+    let stop_tokens = vec![
         tokenizer.specials().eos,
         tokenizer.id("<|im_end|>").unwrap_or(u32::MAX),
     ];
-    if let Some(end) = out[ids.len()..].iter().position(|t| stop.contains(t)) {
-        out.truncate(ids.len() + end);
+    let request = Request {
+        prompt: ids,
+        max_new_tokens: max_new,
+        seed: 0,
+    };
+    let options = GenerateOptions {
+        sampler,
+        stop_tokens: stop_tokens.clone(),
+    };
+    let started = Instant::now();
+    let mut out = engine.generate(&[request], &options)?.remove(0);
+    let seconds = started.elapsed().as_secs_f64();
+    let generated = out.tokens.len();
+    if out.tokens.last().is_some_and(|t| stop_tokens.contains(t)) {
+        out.tokens.pop();
     }
-    println!("{}{}", text, tokenizer.decode(&out[ids.len()..]));
+    println!("{}{}", text, tokenizer.decode(&out.tokens));
     eprintln!(
-        "{max_new} tokens in {seconds:.1} s ({:.1} tokens/s)",
-        max_new as f64 / seconds
+        "{generated} tokens in {seconds:.2} s ({:.1} tokens/s, prefill included)",
+        generated as f64 / seconds
     );
     Ok(())
 }

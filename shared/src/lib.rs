@@ -11,6 +11,8 @@
 //! - [`data`]: readers for MNIST, Fashion-MNIST (IDX), CIFAR (binary) and the Brown corpus,
 //!   in-memory datasets with seeded subsets and normalised batches, tokenizers and packing;
 //! - [`gguf`]: llama.cpp's model files, read and dequantised (F32, F16, Q8_0, Q4_1);
+//! - [`lm`]: the inference engine for pretrained decoders: batched KV-cached generation and
+//!   scoring with quantised weights;
 //! - [`backend`]: turn `--backend` / `$KILN_BACKEND` into a Burn [`Device`](burn::prelude::Device);
 //! - [`InvalidConfig`]: the error of every fallible config.
 //!
@@ -31,6 +33,7 @@ pub mod cli;
 pub mod data;
 mod error;
 pub mod gguf;
+pub mod lm;
 pub mod nn;
 #[cfg(feature = "npz")]
 pub mod npz;

@@ -112,3 +112,50 @@ fn brown_text_is_far_more_likely_under_the_pretrained_model() {
         "{trained_loss} vs {untrained_loss}"
     );
 }
+
+#[test]
+#[ignore = "needs `cargo xtask data fetch smollm2` and `cargo xtask data fetch brown`"]
+fn the_engine_keeps_the_quantised_weights_and_computes_the_same_model() {
+    use kiln_core::lm::{GenerateOptions, LmEngine, Request};
+    let file = model_file();
+    let tokenizer = BpeTokenizer::from_gguf(&file).unwrap();
+    let engine = LmEngine::from_gguf(&file, 512).unwrap();
+    let device = Device::default();
+    let (model, _) = load_llama(&file, 512, &device).unwrap();
+    // Same greedy continuation as the Burn decoder with its dequantised weights.
+    let ids = tokenizer.encode("The capital of France is");
+    let request = Request {
+        prompt: ids.clone(),
+        max_new_tokens: 24,
+        seed: 0,
+    };
+    let started = Instant::now();
+    let ours = engine
+        .generate(&[request], &GenerateOptions::default())
+        .unwrap()
+        .remove(0);
+    let seconds = started.elapsed().as_secs_f64();
+    let reference = model.generate(&ids, 24, Sampling::Greedy, true, &device);
+    eprintln!(
+        "engine: {:?} ({:.1} tokens/s)",
+        tokenizer.decode(&ours.tokens),
+        24.0 / seconds
+    );
+    assert_eq!(ours.tokens, reference[ids.len()..]);
+    // Same perplexity on Brown ca01's first 256 tokens.
+    let brown = kiln_core::data::brown_tarball().unwrap();
+    let text = read_brown(&brown).unwrap()[0].text.clone();
+    let ids: Vec<u32> = tokenizer.encode(&text).into_iter().take(256).collect();
+    let score = engine.score(&ids[..1], &[ids[1..].to_vec()]).unwrap();
+    let engine_loss = -score[0].total() / 255.0;
+    let burn_loss = loss(&model, &ids, &device);
+    eprintln!(
+        "Brown ca01 perplexity: engine {:.2}, Burn decoder {:.2}",
+        engine_loss.exp(),
+        burn_loss.exp()
+    );
+    assert!(
+        (engine_loss - burn_loss).abs() < 1e-3,
+        "{engine_loss} vs {burn_loss}"
+    );
+}

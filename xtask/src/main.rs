@@ -51,6 +51,20 @@ enum Task {
         #[arg(long)]
         fresh: bool,
     },
+    /// Measure speed: `lm` times the language-model engine on SmolLM2 (prefill, decode at
+    /// batch 1, 8 and 16, scoring), beside llama.cpp's benchmarks when given their folder.
+    Bench {
+        /// What to measure: `lm`.
+        #[arg(value_enum)]
+        target: BenchTarget,
+        /// A folder holding llama.cpp's `llama-bench` and `llama-batched-bench`, run on the same
+        /// file right after ours (docs/pretrained.md says how to build them).
+        #[arg(long)]
+        llama_bench: Option<PathBuf>,
+        /// Threads for llama.cpp (ours use every core through rayon).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Run exactly what CI runs (`.ci/run`): format check, clippy, tests. With `--backend wgpu`,
     /// run the wgpu stage instead (`.ci/wgpu`): backend parity test and smoke runs on lavapipe.
     Ci {
@@ -58,6 +72,12 @@ enum Task {
         #[arg(long, value_enum, default_value = "flex")]
         backend: BackendName,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchTarget {
+    /// The language-model engine (kiln-core's `lm`) on SmolLM2-135M.
+    Lm,
 }
 
 #[derive(Subcommand)]
@@ -169,6 +189,11 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             out,
             fresh,
         } => reproduce(&root, &paper, scale, backend, seed, out, fresh),
+        Task::Bench {
+            target: BenchTarget::Lm,
+            llama_bench,
+            threads,
+        } => bench_lm(&root, llama_bench, threads),
         Task::Ci { backend } => {
             let script = match backend {
                 BackendName::Flex => ".ci/run",
@@ -342,6 +367,38 @@ fn reproduce(
         backend.name(),
         out.display()
     );
+    let status = command.status().context("could not start cargo")?;
+    Ok(exit_code(status))
+}
+
+/// Fetches SmolLM2, then runs kiln-core's `lm_bench` example in release mode.
+fn bench_lm(root: &Path, llama_bench: Option<PathBuf>, threads: usize) -> anyhow::Result<ExitCode> {
+    let registry = Registry::builtin()?;
+    let data_dir = kiln_fetch::data_dir(root);
+    fetch_dataset(&registry, &data_dir, "smollm2")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "run",
+            "--release",
+            "--package",
+            "kiln-core",
+            "--features",
+            "reproduce",
+        ])
+        .args([
+            "--example",
+            "lm_bench",
+            "--",
+            "--threads",
+            &threads.to_string(),
+        ])
+        .env(kiln_fetch::DATA_DIR_ENV, &data_dir);
+    if let Some(dir) = llama_bench {
+        command.arg("--llama-bench").arg(dir);
+    }
     let status = command.status().context("could not start cargo")?;
     Ok(exit_code(status))
 }

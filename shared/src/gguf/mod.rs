@@ -419,6 +419,16 @@ impl GgufFile {
         Ok(&self.bytes[start as usize..end as usize])
     }
 
+    /// The tensor called `name` as stored: its description and its bytes (checked to be all
+    /// there), for readers that keep the quantised blocks.
+    ///
+    /// # Errors
+    /// If it is missing or its data runs past the end of the file.
+    pub fn tensor_data(&self, name: &str) -> Result<(&TensorInfo, &[u8]), GgufError> {
+        let info = self.tensor_info(name)?;
+        Ok((info, self.tensor_bytes(info)?))
+    }
+
     /// The tensor called `name` as `f32` values (row-major) and its row-major shape.
     ///
     /// # Errors

@@ -396,6 +396,22 @@ mod llama {
             .zip(&b)
             .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(diff < 1e-5, "logits differ by {diff}");
+        // The inference engine reads the same file to the same function.
+        let engine = crate::lm::LmEngine::from_gguf(&file, 16).unwrap();
+        let ids: Vec<u32> = (0..12).map(|i| (i * 7 + 1) % 40).collect();
+        let mut cache = crate::lm::SeqCache::new();
+        let mut step = [crate::lm::Step {
+            cache: &mut cache,
+            tokens: &ids,
+        }];
+        let c = engine
+            .forward(&mut step, crate::lm::Positions::All)
+            .unwrap();
+        let diff = a
+            .iter()
+            .zip(&c[0])
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff < 1e-4, "engine logits differ by {diff}");
     }
 
     #[test]

@@ -116,4 +116,30 @@ impl Rope {
             }
         }
     }
+
+    /// [`apply`](Self::apply) on host memory: rotates every `head_dim`-wide head of `x` (one
+    /// token's queries or keys, heads one after another) to position `position`.
+    ///
+    /// # Panics
+    /// If `position` is beyond the table or `x` is not whole heads.
+    pub fn rotate_host(&self, x: &mut [f32], position: usize) {
+        assert!(
+            position < self.max_len,
+            "position {position} beyond RoPE table"
+        );
+        let half = self.head_dim / 2;
+        let cos = &self.cos[position * half..(position + 1) * half];
+        let sin = &self.sin[position * half..(position + 1) * half];
+        for head in x.chunks_exact_mut(self.head_dim) {
+            for i in 0..half {
+                let (ia, ib) = match self.layout {
+                    RopeLayout::Halves => (i, i + half),
+                    RopeLayout::Adjacent => (2 * i, 2 * i + 1),
+                };
+                let (a, b) = (head[ia], head[ib]);
+                head[ia] = a * cos[i] - b * sin[i];
+                head[ib] = a * sin[i] + b * cos[i];
+            }
+        }
+    }
 }
