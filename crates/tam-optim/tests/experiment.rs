@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
-use kiln_core::cli::ReproductionConfig;
-use std::path::{Path, PathBuf};
+use kiln_core::cli::{ReproductionConfig, config_tests};
+use std::path::PathBuf;
 
 use burn::prelude::*;
 use kiln_core::data::{DatasetChoice, ImageDataset};
@@ -16,7 +16,7 @@ use kiln_tam_optim::experiment::online::{StreamSpec, flip_labels, stream};
 use kiln_tam_optim::experiment::{self, ExperimentConfig, OptimizerKind, Prepared, Results};
 
 fn config_path(scale: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/tam-optim/{scale}.ron"))
+    config_tests::shipped(env!("CARGO_MANIFEST_DIR"), "tam-optim", scale)
 }
 
 #[test]
@@ -28,12 +28,7 @@ fn shipped_configs_parse_and_validate() {
 }
 
 fn load_edited(from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(config_path("smoke")).unwrap();
-    assert!(text.contains(from), "the smoke config has no `{from}`");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.ron");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    ExperimentConfig::load(&path).unwrap_err().to_string()
+    config_tests::load_edited::<ExperimentConfig>(&config_path("smoke"), from, to)
 }
 
 #[test]
