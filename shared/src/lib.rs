@@ -7,7 +7,9 @@
 //!   its maps, grouped-query heads, document masks, a KV cache and SwiGLU; the RG-LRU, its
 //!   scans, the causal Conv1D, Griffin's recurrent block and the ViT block);
 //! - [`train`]: the training loop ([`train::fit()`]), seeding, metrics, parameter counts,
-//!   checkpoints, the language-model trainer, statistics over seeds and timing;
+//!   checkpoints, the language-model trainer (with gradient accumulation), fine-tuning of a
+//!   loaded decoder (LoRA or full, a frozen KL reference, saving what trained), statistics
+//!   over seeds and timing;
 //! - [`data`]: readers for MNIST, Fashion-MNIST (IDX), CIFAR (binary) and the Brown corpus,
 //!   in-memory datasets with seeded subsets and normalised batches, tokenizers and packing;
 //! - [`gguf`]: llama.cpp's model files, read and dequantised (F32, F16, Q8_0, Q4_1);

@@ -52,7 +52,8 @@ enum Task {
         fresh: bool,
     },
     /// Measure speed: `lm` times the language-model engine on SmolLM2 (prefill, decode at
-    /// batch 1, 8 and 16, scoring), beside llama.cpp's benchmarks when given their folder.
+    /// batch 1, 8 and 16, scoring), beside llama.cpp's benchmarks when given their folder,
+    /// then a LoRA and a full fine-tuning step (time and peak memory).
     Bench {
         /// What to measure: `lm`.
         #[arg(value_enum)]

@@ -72,11 +72,14 @@ pub mod experiment;
 pub mod gamma;
 pub mod learner;
 pub mod noise;
-pub mod params;
 pub mod prior;
 pub mod soft_reset;
 pub mod streams;
 pub mod toy;
+
+/// A model's float parameters as flat vectors (kiln-core's, where the LM fine-tuning tests use
+/// them too).
+pub use kiln_core::train::flat as params;
 
 pub use baselines::{HardReset, L2Init, ResetSchedule, ShrinkPerturb};
 pub use drift::Coef;

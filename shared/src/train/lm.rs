@@ -6,7 +6,7 @@
 
 use std::f64::consts::PI;
 
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,16 @@ pub struct WarmupCosine {
 }
 
 impl WarmupCosine {
+    /// The same rate `lr` at every step (no warm-up, no decay): the usual fine-tuning choice.
+    pub fn constant(lr: f64) -> Self {
+        Self {
+            peak: lr,
+            min: lr,
+            warmup: 0,
+            total: 1,
+        }
+    }
+
     /// The learning rate of step `step` (0-based): `peak · (step + 1)/warmup` while warming up,
     /// then `min + ½ (peak − min)(1 + cos(π · progress))`.
     pub fn lr(&self, step: usize) -> f64 {
@@ -179,9 +189,60 @@ impl LmTrainer {
         let loss = loss(&model);
         let value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        (self.apply(model, grads), value)
+    }
+
+    /// One optimizer step on several micro-batches at once (gradient accumulation: the memory
+    /// of one micro-batch, the step of all): the masked cross-entropy averaged over every
+    /// counted token of all of them, as if they were one batch. Returns the model and that
+    /// loss before the step.
+    ///
+    /// # Panics
+    /// If `batches` is empty.
+    pub fn step_accumulated(&mut self, model: Decoder, batches: &[LmBatch]) -> (Decoder, f64) {
+        let counts: Vec<f64> = batches
+            .iter()
+            .map(|b| b.loss_mask.clone().sum().into_scalar::<f64>())
+            .collect();
+        let total = counts.iter().sum::<f64>().max(1.0);
+        self.step_accumulated_with(model, batches.len(), |model, i| {
+            let batch = &batches[i];
+            let out = model.forward(batch.tokens.clone(), batch.segments.as_deref(), None, false);
+            let mean =
+                masked_cross_entropy(out.logits, batch.targets.clone(), batch.loss_mask.clone());
+            mean.mul_scalar(counts[i] / total)
+        })
+    }
+
+    /// One optimizer step on the gradient of `Σ_i loss(model, i)` over `i < parts`, each part
+    /// computed and back-propagated on its own, then the gradients summed; returns the model
+    /// and the summed loss before the step. Each part carries its own weight: for a mean over
+    /// all parts, scale each (as [`step_accumulated`](Self::step_accumulated) does).
+    ///
+    /// # Panics
+    /// If `parts` is 0.
+    pub fn step_accumulated_with(
+        &mut self,
+        model: Decoder,
+        parts: usize,
+        mut loss: impl FnMut(&Decoder, usize) -> Tensor<1>,
+    ) -> (Decoder, f64) {
+        assert!(parts > 0, "gradient accumulation needs at least one part");
+        let mut accumulator = GradientsAccumulator::new();
+        let mut total = 0.0;
+        for i in 0..parts {
+            let part = loss(&model, i);
+            total += part.clone().into_scalar::<f64>();
+            accumulator.accumulate(&model, GradientsParams::from_grads(part.backward(), &model));
+        }
+        (self.apply(model, accumulator.grads()), total)
+    }
+
+    /// The optimizer step at this step's learning rate.
+    fn apply(&mut self, model: Decoder, grads: GradientsParams) -> Decoder {
         let lr = self.schedule.lr(self.step);
         self.step += 1;
-        (self.optim.step(lr, model, grads), value)
+        self.optim.step(lr, model, grads)
     }
 
     /// Adds the model (`model.bpk`), optimizer (`optim.bpk`) and step to a checkpoint.

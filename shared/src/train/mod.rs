@@ -3,7 +3,9 @@
 //! progress bars, resumable phases and peak-memory measurement.
 
 pub mod checkpoint;
+pub mod finetune;
 pub mod fit;
+pub mod flat;
 pub mod lm;
 #[cfg(feature = "reproduce")]
 pub mod memory;
@@ -21,6 +23,10 @@ pub mod timing;
 use burn::prelude::Device;
 
 pub use checkpoint::{Checkpoint, CheckpointDir, CheckpointError, CheckpointWriter};
+pub use finetune::{
+    FineTuning, LoraConfig, Projection, attach_lora, frozen_reference, kl_to_reference,
+    load_trainable, save_trainable,
+};
 pub use fit::{FitOptions, Fitted, ModuleStep, Optimize, Update, fit};
 pub use lm::{LmBatch, LmTrainer, WarmupCosine, masked_cross_entropy};
 #[cfg(feature = "reproduce")]

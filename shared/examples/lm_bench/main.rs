@@ -8,7 +8,11 @@
 //!
 //! Options: `--model PATH` (another Llama GGUF file), `--llama-bench DIR` (a folder holding
 //! llama.cpp's `llama-bench` and `llama-batched-bench`), `--threads N` (for llama.cpp; ours
-//! uses rayon's pool, `RAYON_NUM_THREADS`), `--repeats N` (best of N, default 3).
+//! uses rayon's pool, `RAYON_NUM_THREADS`), `--repeats N` (best of N, default 3; best of at most
+//! 2 for the fine-tuning steps), `--skip-finetune` (inference only).
+//!
+//! After the inference rows it times one LoRA and one full fine-tuning step of the Burn
+//! decoder at 8 × 128 tokens, with peak memory (counted by the global allocator).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +22,12 @@ use anyhow::{Context, bail};
 use kiln_core::data::text::Tokenizer;
 use kiln_core::gguf::{BpeTokenizer, GgufFile};
 use kiln_core::lm::{LmEngine, Positions, Sampler, SeqCache, Step};
-use kiln_core::train::SeededRng;
+use kiln_core::train::{PeakAlloc, SeededRng};
+
+mod finetune;
+
+#[global_allocator]
+static ALLOC: PeakAlloc = PeakAlloc::new();
 
 /// Prompt tokens per sequence before the timed decode steps, and the steps timed.
 const DECODE_PROMPT: usize = 16;
@@ -29,6 +38,7 @@ struct Options {
     llama_bench: Option<PathBuf>,
     threads: usize,
     repeats: usize,
+    skip_finetune: bool,
 }
 
 /// One benchmark: ours and, when measured, llama.cpp's, in tokens per second.
@@ -85,7 +95,13 @@ fn run() -> anyhow::Result<()> {
     if let Some(dir) = &options.llama_bench {
         llama_cpp(dir, &options, &mut rows)?;
     }
+    let steps = if options.skip_finetune {
+        Vec::new()
+    } else {
+        finetune::step_rows(&file, &tokens, options.repeats.min(2), &ALLOC)?
+    };
     print_table(&rows);
+    finetune::print_steps(&steps);
     Ok(())
 }
 
@@ -104,6 +120,7 @@ fn parse_args() -> anyhow::Result<Options> {
         llama_bench: None,
         threads: 2,
         repeats: 3,
+        skip_finetune: false,
     };
     let mut model = None;
     let mut args = std::env::args().skip(1);
@@ -114,8 +131,9 @@ fn parse_args() -> anyhow::Result<Options> {
             "--llama-bench" => options.llama_bench = Some(PathBuf::from(value("--llama-bench")?)),
             "--threads" => options.threads = value("--threads")?.parse()?,
             "--repeats" => options.repeats = value("--repeats")?.parse()?,
+            "--skip-finetune" => options.skip_finetune = true,
             other => bail!(
-                "unknown option {other}; usage: lm_bench [--model PATH] [--llama-bench DIR] [--threads N] [--repeats N]"
+                "unknown option {other}; usage: lm_bench [--model PATH] [--llama-bench DIR] [--threads N] [--repeats N] [--skip-finetune]"
             ),
         }
     }

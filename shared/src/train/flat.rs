@@ -1,5 +1,7 @@
 //! A model's float parameters as flat vectors: read them with their dotted names, or rewrite
-//! them one by one. Every method of this crate works tensor by tensor through these two walks.
+//! them one by one (ou-reset's methods work tensor by tensor through these walks; the LoRA
+//! tests perturb single adapter entries with them). LoRA adapters are visited as parameters of
+//! their own, after the frozen weight they adapt (`….weight.lora.a`, `….weight.lora.b`).
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
