@@ -134,6 +134,9 @@ fn parse_args() -> anyhow::Result<Options> {
     if options.facts < BATCH {
         bail!("--facts must be at least the batch of {BATCH}");
     }
+    if options.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
     Ok(options)
 }
 
