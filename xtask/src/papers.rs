@@ -56,7 +56,7 @@ pub const PAPERS: &[Paper] = &[
         name: "icl-generalization",
         title: "On the generalization of language models from in-context learning and finetuning",
         reproduces: "reversal and syllogism generalisation: ICL vs finetuning vs augmented finetuning",
-        datasets: &["smollm2"],
+        datasets: &[],
     },
     Paper {
         name: "greedy-agents",

@@ -7,6 +7,7 @@
 //! - `metrics.json`: the same claims and every extra measurement, for tools;
 //! - one `.svg` per plot.
 
+mod bars;
 mod claims;
 mod heatmap;
 mod plot;
@@ -17,18 +18,21 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use bars::{BarChart, BarSeries};
 pub use claims::{Check, Claim, Verdict, claims_table};
 pub use heatmap::{Heatmap, Panel};
 pub use plot::{LinePlot, PlotError, Series};
 pub use table::Table;
 
-/// A figure of a report: a line plot or a heatmap.
+/// A figure of a report: a line plot, a heatmap or a bar chart.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Figure {
     /// Curves over a numeric axis.
     Line(LinePlot),
     /// Matrices on a colour scale.
     Heat(Heatmap),
+    /// Grouped bars.
+    Bars(BarChart),
 }
 
 impl Figure {
@@ -37,6 +41,7 @@ impl Figure {
         match self {
             Figure::Line(p) => &p.title,
             Figure::Heat(h) => &h.title,
+            Figure::Bars(b) => &b.title,
         }
     }
 
@@ -45,6 +50,7 @@ impl Figure {
         match self {
             Figure::Line(p) => p.to_svg(),
             Figure::Heat(h) => h.to_svg(),
+            Figure::Bars(b) => b.to_svg(),
         }
     }
 }
@@ -52,6 +58,12 @@ impl Figure {
 impl From<LinePlot> for Figure {
     fn from(plot: LinePlot) -> Self {
         Figure::Line(plot)
+    }
+}
+
+impl From<BarChart> for Figure {
+    fn from(chart: BarChart) -> Self {
+        Figure::Bars(chart)
     }
 }
 

@@ -69,7 +69,7 @@ pub struct PlotError {
 }
 
 /// Colour-blind-friendly colours (Okabe and Ito), cycled over series.
-const COLOURS: [RGBColor; 8] = [
+pub(super) const COLOURS: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
