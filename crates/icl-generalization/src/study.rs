@@ -113,6 +113,27 @@ impl StudyConfig {
         kiln_core::ensure_config!(self.variants >= 1, "study.variants must be at least 1");
         Ok(())
     }
+
+    /// Checks that the vocabulary of `world` has enough words for the whole study (no word is
+    /// used twice in one study).
+    ///
+    /// # Errors
+    /// If it does not, with what the study needs.
+    pub fn fits(&self, world: &WorldConfig) -> Result<(), InvalidConfig> {
+        let h = &self.hierarchy;
+        let entities = 2 * self.comparisons
+            + 3 * self.syllogisms
+            + self.hierarchies * h.roots * (1 + h.children.1);
+        let per_hierarchy = h.roots * (h.root_properties.1 + h.children.1 * h.child_properties.1);
+        let properties = self.hierarchies * per_hierarchy;
+        kiln_core::ensure_config!(
+            entities <= world.n_entities && properties <= world.n_properties,
+            "the study can need {entities} entities and {properties} properties, but the vocabulary has {} and {}: raise world.n_entities / world.n_properties or shrink the study",
+            world.n_entities,
+            world.n_properties
+        );
+        Ok(())
+    }
 }
 
 /// One study world: everything the conditions train on and are tested with.
@@ -145,6 +166,7 @@ impl StudySet {
         seed: u64,
     ) -> Result<Self, InvalidConfig> {
         study.validate()?;
+        study.fits(world)?;
         let comparison_worlds = study.comparisons / study.comparisons_per_world;
         let syllogism_worlds = study.syllogisms / study.syllogisms_per_world;
         let mut rng = SeededRng::new(seed);

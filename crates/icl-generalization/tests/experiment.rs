@@ -41,6 +41,8 @@ fn bad_configs_are_errors_that_say_what_is_wrong() {
     assert!(message.contains("d_model"), "{message}");
     let message = load_edited("FtAug(Local)", "FtAug(Lokal)");
     assert!(message.contains("Lokal"), "{message}");
+    let message = load_edited("n_entities: 60", "n_entities: 20");
+    assert!(message.contains("n_entities"), "{message}");
     let message = load_edited("reversal: 0.0", "reversal: 1.5");
     assert!(message.contains("gate.reversal"), "{message}");
 }

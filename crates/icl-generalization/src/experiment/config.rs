@@ -79,6 +79,7 @@ impl ReproductionConfig for ExperimentConfig {
         self.world.validate()?;
         self.finetune.validate()?;
         self.study.validate()?;
+        self.study.fits(&self.world)?;
         let positive = |name: &str, v: usize| {
             kiln_core::ensure_config!(v > 0, "`{name}` must be at least 1");
             Ok(())

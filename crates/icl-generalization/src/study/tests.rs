@@ -152,3 +152,12 @@ fn sizes_that_do_not_divide_are_refused() {
     let err = StudySet::generate(&config(), &sizes, &v, 0).unwrap_err();
     assert!(err.0.contains("comparisons"), "{err}");
 }
+
+#[test]
+fn a_study_too_big_for_its_vocabulary_is_refused_not_a_panic() {
+    let mut world = config();
+    world.n_entities = 40;
+    let v = world.vocab().unwrap();
+    let err = StudySet::generate(&world, &study_config(), &v, 0).unwrap_err();
+    assert!(err.0.contains("n_entities"), "{err}");
+}
