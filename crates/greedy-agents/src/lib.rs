@@ -20,7 +20,8 @@
 //!
 //! [`metrics`]: cumulative regret, coverage `C_t = |{a : N_t(a) > 0}| / k`, the
 //! frequency-bias classes (greedy, frequent, other), the knowing–doing matrix, bootstrap
-//! confidence intervals; [`baselines`]: UCB, greedy, ε-greedy, random.
+//! confidence intervals; [`probe`]: the frequency-bias probe (an arm's last step repeated
+//! 0–100 times); [`baselines`]: UCB, greedy, ε-greedy, random.
 //!
 //! ## RL fine-tuning (§3, Eq 2)
 //!
@@ -72,6 +73,7 @@ pub mod history;
 pub mod metrics;
 pub mod play;
 pub mod policy;
+pub mod probe;
 pub mod rlft;
 pub mod sft;
 pub mod text;
