@@ -5,8 +5,7 @@
 //! the right end never reaches earlier positions through the causal mask.
 
 use burn::prelude::*;
-use kiln_core::data::text::Window;
-use kiln_core::train::LmBatch;
+use kiln_core::train::{LmBatch, padded_batch};
 
 use crate::text::lexer::PAD;
 
@@ -36,15 +35,26 @@ impl PairBatch {
     /// # Panics
     /// If `pairs` is empty or a prompt is empty.
     pub fn new(pairs: &[Pair<'_>], device: &Device) -> Self {
-        let width = pairs
+        let sequences: Vec<Vec<u32>> = pairs
             .iter()
-            .map(|p| p.prompt.len() + p.completion.len() - 1)
+            .map(|p| p.prompt.iter().chain(p.completion).copied().collect())
+            .collect();
+        let trained: Vec<Vec<bool>> = pairs
+            .iter()
+            .map(|p| {
+                assert!(!p.prompt.is_empty(), "a prompt needs at least one token");
+                let n = p.prompt.len() + p.completion.len() - 1;
+                (0..n).map(|j| j + 1 >= p.prompt.len()).collect()
+            })
+            .collect();
+        let width = sequences
+            .iter()
+            .map(Vec::len)
             .max()
-            .expect("at least one pair");
-        let windows: Vec<Window> = pairs.iter().map(|p| window(p, width)).collect();
-        let refs: Vec<&Window> = windows.iter().collect();
+            .expect("at least one pair")
+            - 1;
         Self {
-            batch: LmBatch::new(&refs, false, device),
+            batch: padded_batch(&sequences, Some(&trained), PAD, device),
             width,
             starts: pairs.iter().map(|p| p.prompt.len() - 1).collect(),
         }
@@ -61,27 +71,6 @@ impl PairBatch {
             }
         }
         Tensor::from_data(TensorData::new(flat, [b, self.width]), device)
-    }
-}
-
-fn window(pair: &Pair<'_>, width: usize) -> Window {
-    assert!(!pair.prompt.is_empty(), "a prompt needs at least one token");
-    let sequence: Vec<u32> = pair.prompt.iter().chain(pair.completion).copied().collect();
-    let n = sequence.len() - 1;
-    let pad = |v: &[u32]| {
-        let mut v = v.to_vec();
-        v.resize(width, PAD);
-        v
-    };
-    let mut loss_mask = vec![false; width];
-    for m in &mut loss_mask[pair.prompt.len() - 1..n] {
-        *m = true;
-    }
-    Window {
-        tokens: pad(&sequence[..n]),
-        targets: pad(&sequence[1..]),
-        segments: vec![0; width],
-        loss_mask,
     }
 }
 

@@ -2,8 +2,7 @@
 //! batch's longest, every real token a target (the loss covers the whole document).
 
 use burn::prelude::*;
-use kiln_core::data::text::Window;
-use kiln_core::train::LmBatch;
+use kiln_core::train::{LmBatch, padded_batch};
 
 use crate::vocab::{PAD, Token};
 
@@ -25,59 +24,5 @@ pub fn batch_masked(
     trained: Option<&[Vec<bool>]>,
     device: &Device,
 ) -> LmBatch {
-    let longest = sequences
-        .iter()
-        .map(Vec::len)
-        .max()
-        .expect("at least one sequence");
-    assert!(
-        sequences.iter().all(|s| s.len() >= 2),
-        "a sequence needs an input and a target"
-    );
-    let windows: Vec<Window> = sequences
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let t = longest - 1;
-            let mask = trained.map(|m| &m[i]);
-            if let Some(m) = mask {
-                assert_eq!(m.len() + 1, s.len(), "one mask entry per target");
-            }
-            let mut padded = s.clone();
-            padded.resize(longest, PAD);
-            Window {
-                tokens: padded[..t].to_vec(),
-                targets: padded[1..].to_vec(),
-                segments: vec![0; t],
-                loss_mask: (0..t)
-                    .map(|j| j + 1 < s.len() && mask.is_none_or(|m| m[j]))
-                    .collect(),
-            }
-        })
-        .collect();
-    let refs: Vec<&Window> = windows.iter().collect();
-    LmBatch::new(&refs, false, device)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn padding_is_never_a_target() {
-        let b = batch(&[vec![1, 5, 6, 2], vec![1, 7, 2]], &Device::default());
-        assert_eq!(b.tokens.dims(), [2, 3]);
-        let mask = b.loss_mask.into_data().iter::<f32>().collect::<Vec<_>>();
-        assert_eq!(mask, vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
-        let targets = b.targets.into_data().iter::<i64>().collect::<Vec<_>>();
-        assert_eq!(targets, vec![5, 6, 2, 7, 2, 0]);
-        let masks = [vec![false, true, true], vec![true, false]];
-        let b = batch_masked(
-            &[vec![1, 5, 6, 2], vec![1, 7, 2]],
-            Some(&masks),
-            &Device::default(),
-        );
-        let mask = b.loss_mask.into_data().iter::<f32>().collect::<Vec<_>>();
-        assert_eq!(mask, vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
-    }
+    padded_batch(sequences, trained, PAD, device)
 }

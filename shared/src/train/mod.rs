@@ -10,6 +10,7 @@ pub mod lm;
 #[cfg(feature = "reproduce")]
 pub mod memory;
 pub mod metrics;
+pub mod padded;
 pub mod params;
 #[cfg(feature = "reproduce")]
 pub mod phases;
@@ -32,6 +33,7 @@ pub use lm::{LmBatch, LmTrainer, WarmupCosine, masked_cross_entropy};
 #[cfg(feature = "reproduce")]
 pub use memory::PeakAlloc;
 pub use metrics::{accuracy, count_correct, cross_entropy, dataset_accuracy};
+pub use padded::padded_batch;
 pub use params::{materialize, parameter_values, trainable_params};
 #[cfg(feature = "reproduce")]
 pub use phases::{PhaseError, PhaseStore};
