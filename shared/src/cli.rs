@@ -426,6 +426,37 @@ pub mod config_tests {
     use std::path::{Path, PathBuf};
 
     use super::ReproductionConfig;
+    use crate::report::RunInfo;
+
+    /// Loads the shipped `configs/<paper>/<scale>.ron` of every scale in `scales` and checks
+    /// that each names its own scale.
+    ///
+    /// # Panics
+    /// If one does not load or names another scale: a failed test.
+    pub fn assert_shipped_configs_load<C: ReproductionConfig>(
+        manifest_dir: &str,
+        paper: &str,
+        scales: &[&str],
+    ) {
+        for &scale in scales {
+            let config = C::load(&shipped(manifest_dir, paper, scale))
+                .unwrap_or_else(|e| panic!("configs/{paper}/{scale}.ron: {e}"));
+            assert_eq!(config.scale(), scale, "configs/{paper}/{scale}.ron");
+        }
+    }
+
+    /// The run description of a test run: command `test`, smoke scale, flex, these seeds,
+    /// no finish time, no wall time.
+    pub fn smoke_run_info(seeds: Vec<u64>) -> RunInfo {
+        RunInfo {
+            command: "test".into(),
+            scale: "smoke".into(),
+            backend: "flex".into(),
+            seeds,
+            finished_utc: String::new(),
+            wall_seconds: 0.0,
+        }
+    }
 
     /// `configs/<paper>/<scale>.ron` of the workspace, seen from a paper crate's manifest folder
     /// (`env!("CARGO_MANIFEST_DIR")`).

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use kiln_attn_sinks::experiment::{AttnSinks, ExperimentConfig, LanguageResults};
-use kiln_core::cli::{Reproduction, Run};
+use kiln_core::cli::{Reproduction, Run, config_tests};
 use kiln_core::report::RunInfo;
 use kiln_core::train::{PhaseStore, device_rng_lock};
 
@@ -25,14 +25,7 @@ fn smoke_config() -> ExperimentConfig {
 }
 
 fn run_info() -> RunInfo {
-    RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: vec![0],
-        finished_utc: String::new(),
-        wall_seconds: 0.0,
-    }
+    config_tests::smoke_run_info(vec![0])
 }
 
 /// Results without wall-clock times, which differ between runs.

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use kiln_core::cli::{Reproduction, ReproductionConfig, Run, config_tests};
-use kiln_core::report::RunInfo;
 use kiln_core::train::device_rng_lock;
 use kiln_fact_learning::experiment::{self, ExperimentConfig, FactLearning};
 
@@ -16,10 +15,11 @@ fn config_path(scale: &str) -> PathBuf {
 
 #[test]
 fn shipped_configs_parse_and_validate() {
-    for scale in ["smoke", "cpu", "full"] {
-        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
-        assert_eq!(config.scale, scale);
-    }
+    config_tests::assert_shipped_configs_load::<ExperimentConfig>(
+        env!("CARGO_MANIFEST_DIR"),
+        "fact-learning",
+        &["smoke", "cpu", "full"],
+    );
 }
 
 fn load_edited(from: &str, to: &str) -> String {
@@ -80,14 +80,7 @@ fn smoke_reproduction_runs_reports_and_resumes() {
     // The phases hold every run: a second call trains nothing and returns the same numbers.
     let again = FactLearning::run(&config, &mut run).unwrap();
     assert_eq!(again.runs, results.runs);
-    let info = RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: vec![0],
-        finished_utc: String::new(),
-        wall_seconds: 0.0,
-    };
+    let info = config_tests::smoke_run_info(vec![0]);
     let report = (FactLearning::REPORT)(&config, &results, info).unwrap();
     let markdown = report.to_markdown();
     for claim in [

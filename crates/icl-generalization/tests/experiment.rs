@@ -16,10 +16,11 @@ fn config_path(scale: &str) -> PathBuf {
 
 #[test]
 fn shipped_configs_parse_and_validate() {
-    for scale in ["smoke", "cpu", "full"] {
-        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
-        assert_eq!(config.scale, scale);
-    }
+    config_tests::assert_shipped_configs_load::<ExperimentConfig>(
+        env!("CARGO_MANIFEST_DIR"),
+        "icl-generalization",
+        &["smoke", "cpu", "full"],
+    );
 }
 
 fn load_edited(from: &str, to: &str) -> String {
@@ -48,14 +49,7 @@ fn bad_configs_are_errors_that_say_what_is_wrong() {
 }
 
 fn info() -> RunInfo {
-    RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: vec![0],
-        finished_utc: String::new(),
-        wall_seconds: 0.0,
-    }
+    config_tests::smoke_run_info(vec![0])
 }
 
 #[test]

@@ -7,7 +7,7 @@ use kiln_core::cli::ReproductionConfig;
 use std::path::Path;
 
 use burn::prelude::*;
-use kiln_core::cli::{Reproduction, Run};
+use kiln_core::cli::{Reproduction, Run, config_tests};
 use kiln_core::data::{ImageDataset, ImageShape};
 use kiln_core::report::RunInfo;
 use kiln_core::train::PhaseStore;
@@ -19,10 +19,11 @@ fn config_path(scale: &str) -> std::path::PathBuf {
 
 #[test]
 fn shipped_configs_parse_and_validate() {
-    for scale in ["smoke", "cpu", "full"] {
-        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
-        assert_eq!(config.scale, scale);
-    }
+    config_tests::assert_shipped_configs_load::<ExperimentConfig>(
+        env!("CARGO_MANIFEST_DIR"),
+        "noprop",
+        &["smoke", "cpu", "full"],
+    );
 }
 
 #[test]
@@ -55,12 +56,8 @@ fn the_pipeline_trains_every_method_and_writes_a_report() {
     config.noprop.inference_steps = 4;
     let data = PreparedData::new("generated", images(96, 1), images(40, 2), &config).unwrap();
     let run_info = RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: vec![],
         finished_utc: "now".into(),
-        wall_seconds: 0.0,
+        ..config_tests::smoke_run_info(vec![])
     };
     // An in-memory run counts no memory, so memory is reported as not measured.
     let mut run = Run::in_memory(Device::default());

@@ -16,10 +16,11 @@ fn config_path(scale: &str) -> PathBuf {
 
 #[test]
 fn shipped_configs_parse_and_validate() {
-    for scale in ["smoke", "cpu", "full"] {
-        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
-        assert_eq!(config.scale, scale);
-    }
+    config_tests::assert_shipped_configs_load::<ExperimentConfig>(
+        env!("CARGO_MANIFEST_DIR"),
+        "ou-reset",
+        &["smoke", "cpu", "full"],
+    );
 }
 
 fn load_edited(from: &str, to: &str) -> String {
@@ -88,12 +89,9 @@ fn smoke_reproduction_runs_reports_and_is_deterministic() {
     }
     assert_eq!(again.toy, results.toy);
     let info = RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: vec![0],
         finished_utc: "now".into(),
         wall_seconds: 1.0,
+        ..config_tests::smoke_run_info(vec![0])
     };
     let report = (OuReset::REPORT)(&config, &results, info).unwrap();
     let markdown = report.to_markdown();

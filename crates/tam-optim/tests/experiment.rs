@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use kiln_core::data::{DatasetChoice, ImageDataset};
-use kiln_core::report::RunInfo;
 use kiln_core::train::{PhaseStore, SeededRng, device_rng_lock};
 use kiln_tam_optim::experiment::config::OnlineConfig;
 use kiln_tam_optim::experiment::iid::train_run;
@@ -21,10 +20,11 @@ fn config_path(scale: &str) -> PathBuf {
 
 #[test]
 fn shipped_configs_parse_and_validate() {
-    for scale in ["smoke", "cpu", "full"] {
-        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
-        assert_eq!(config.scale, scale);
-    }
+    config_tests::assert_shipped_configs_load::<ExperimentConfig>(
+        env!("CARGO_MANIFEST_DIR"),
+        "tam-optim",
+        &["smoke", "cpu", "full"],
+    );
 }
 
 fn load_edited(from: &str, to: &str) -> String {
@@ -222,14 +222,7 @@ fn smoke_studies_on_generated_data_make_a_full_report() {
         online: Some(online),
         sweep: Some(sweep),
     };
-    let run = RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: config.seeds.clone(),
-        finished_utc: String::new(),
-        wall_seconds: 0.0,
-    };
+    let run = config_tests::smoke_run_info(config.seeds.clone());
     let report = experiment::report::build(&config, &results, run).unwrap();
     let markdown = report.to_markdown();
     for part in ["Toy quadratic", "E1 rows", "E2 rows", "E3 rows", "Global"] {

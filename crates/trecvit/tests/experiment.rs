@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use kiln_core::cli::Run;
 use kiln_core::data::ImageDataset;
-use kiln_core::report::RunInfo;
 use kiln_core::train::device_rng_lock;
 use kiln_trecvit::experiment::{self, Digits, ExperimentConfig, ModelKind};
 
@@ -18,10 +17,11 @@ fn config_path(scale: &str) -> PathBuf {
 
 #[test]
 fn shipped_configs_parse_and_validate() {
-    for scale in ["smoke", "cpu"] {
-        let config = ExperimentConfig::load(&config_path(scale)).unwrap();
-        assert_eq!(config.scale, scale);
-    }
+    config_tests::assert_shipped_configs_load::<ExperimentConfig>(
+        env!("CARGO_MANIFEST_DIR"),
+        "trecvit",
+        &["smoke", "cpu"],
+    );
 }
 
 fn load_edited(from: &str, to: &str) -> String {
@@ -83,14 +83,7 @@ fn the_smoke_pipeline_runs_on_generated_digits_and_reports() {
             .map(|i| Some(1000 * (1 + growth * 3 * i)))
             .collect();
     }
-    let run = RunInfo {
-        command: "test".into(),
-        scale: "smoke".into(),
-        backend: "flex".into(),
-        seeds: vec![0],
-        finished_utc: String::new(),
-        wall_seconds: 0.0,
-    };
+    let run = config_tests::smoke_run_info(vec![0]);
     let report = experiment::report::build(&config, &results, run).unwrap();
     let dir = tempfile::tempdir().unwrap();
     report.write(dir.path()).unwrap();
